@@ -1,0 +1,1 @@
+"""Pure domain logic: ids, states, transitions, readiness and validation rules (no I/O)."""

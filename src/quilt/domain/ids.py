@@ -1,0 +1,44 @@
+"""Resource identifiers: prefixed, random, opaque to clients."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final, NewType
+
+ContainerId = NewType("ContainerId", str)
+OperationId = NewType("OperationId", str)
+TenantId = NewType("TenantId", str)
+ApiKeyId = NewType("ApiKeyId", str)
+RequestId = NewType("RequestId", str)
+
+API_KEY_PREFIX: Final = "quilt_sk_"
+DEFAULT_TENANT: Final = TenantId("ten_default")
+
+
+def _token(nbytes: int) -> str:
+    return secrets.token_hex(nbytes)
+
+
+def new_container_id() -> ContainerId:
+    """A fresh container id, e.g. `ctr_3f9a0c1b2d4e5f60`."""
+    return ContainerId(f"ctr_{_token(8)}")
+
+
+def new_operation_id() -> OperationId:
+    """A fresh operation id, e.g. `op_…`."""
+    return OperationId(f"op_{_token(8)}")
+
+
+def new_api_key_id() -> ApiKeyId:
+    """A fresh API key id (the public handle, not the secret)."""
+    return ApiKeyId(f"key_{_token(6)}")
+
+
+def new_request_id() -> RequestId:
+    """A fresh request id for the `X-Request-ID` header and error bodies."""
+    return RequestId(f"req_{_token(8)}")
+
+
+def new_api_key_secret() -> str:
+    """A new API key secret with the visible `quilt_sk_` prefix (256 bits of entropy)."""
+    return f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"

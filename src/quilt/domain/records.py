@@ -1,0 +1,100 @@
+"""Plain records of stored resources, shared by the store and the engine (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quilt.domain.ids import ContainerId, OperationId, TenantId
+    from quilt.domain.states import ContainerState, OperationStatus
+
+
+def now() -> datetime:
+    """The current time in UTC (the one clock records use)."""
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """Format a moment as the wire's RFC 3339 UTC string, e.g. `2026-04-17T10:00:00.123Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ContainerRecord:
+    """A container as stored: its create spec and its current runtime facts."""
+
+    container_id: ContainerId
+    tenant_id: TenantId
+    name: str
+    image: str
+    command: list[str] | None
+    environment: dict[str, str]
+    working_directory: str
+    memory_limit_mb: int
+    cpu_limit_percent: float
+    strict: bool
+    gpu_count: int
+    gpu_ids: list[str]
+    labels: dict[str, str]
+    volumes: list[str]
+    state: ContainerState
+    created_at: datetime
+    pid: int | None = None
+    exit_code: int | None = None
+    ip_address: str | None = None
+    started_at: datetime | None = None
+    exited_at: datetime | None = None
+    stop_requested: bool = False
+    error_message: str | None = None
+
+
+@dataclass
+class PhaseRecord:
+    """One timed step of an operation."""
+
+    name: str
+    started_at: datetime
+    duration_ms: float
+
+
+@dataclass
+class OperationRecord:
+    """An operation as stored."""
+
+    operation_id: OperationId
+    tenant_id: TenantId
+    operation_type: str
+    status: OperationStatus
+    created_at: datetime
+    updated_at: datetime
+    target_resource_type: str | None = None
+    target_resource_id: str | None = None
+    message: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    reason_code: str | None = None
+    reason_message: str | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    phases: list[PhaseRecord] = field(default_factory=list)
+    progress_pct: float = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass
+class ApiKeyRecord:
+    """An API key as stored: the hash of its secret, never the secret."""
+
+    key_id: str
+    tenant_id: TenantId
+    name: str
+    prefix: str
+    secret_hash: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

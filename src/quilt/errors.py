@@ -1,0 +1,120 @@
+"""The one error tree. Every error Quilt raises on purpose is a `QuiltError`.
+
+Each class says when it is raised and carries a stable `code` (the wire `error_code`) and an
+HTTP `status`. The API edge turns any of them into the one JSON envelope; nothing else builds
+error bodies. Imports only the standard library.
+
+    QuiltError                        500 INTERNAL
+    ├── BadRequest                    400 BAD_REQUEST
+    ├── Unprocessable                 422 UNPROCESSABLE_ENTITY
+    ├── Unauthorized                  401 UNAUTHORIZED
+    ├── Forbidden                     403 FORBIDDEN
+    ├── NotFound                      404 NOT_FOUND
+    ├── Conflict                      409 CONFLICT      (details.state when a state forbids it)
+    ├── CapacityFull                  503 CAPACITY_FULL (always with a hint)
+    ├── ServiceUnavailable            503 SERVICE_UNAVAILABLE
+    └── HostError                     500 INTERNAL      (a host operation failed: names the
+                                                         command or syscall and its arguments)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class QuiltError(Exception):
+    """Base of every deliberate Quilt error; never raised directly except as a last resort."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.hint = hint
+        self.retry_after = retry_after
+
+
+class BadRequest(QuiltError):
+    """The request is well-formed JSON but asks for something invalid (bad GPU shape...)."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class Unprocessable(QuiltError):
+    """The body does not match the schema (wrong type, missing field, unknown enum value)."""
+
+    status = 422
+    code = "UNPROCESSABLE_ENTITY"
+
+
+class Unauthorized(QuiltError):
+    """No credential, or one that matches no live API key."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(QuiltError):
+    """A valid credential asks for something its tenant may not do."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(QuiltError):
+    """The resource does not exist for this tenant (another tenant's looks exactly the same)."""
+
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(QuiltError):
+    """The resource's current state forbids the request (details.state says which state)."""
+
+    status = 409
+    code = "CONFLICT"
+
+
+class CapacityFull(QuiltError):
+    """The host lacks the capacity asked for (GPUs, addresses, pool space); carries a hint."""
+
+    status = 503
+    code = "CAPACITY_FULL"
+
+
+class ServiceUnavailable(QuiltError):
+    """A subsystem this request needs is not ready (runtime missing, image not built...)."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+
+
+class HostError(QuiltError):
+    """A host operation failed unexpectedly; the message names what was run and why it failed."""
+
+    status = 500
+    code = "INTERNAL"
+
+
+ERROR_CLASSES: tuple[type[QuiltError], ...] = (
+    QuiltError,
+    BadRequest,
+    Unprocessable,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    CapacityFull,
+    ServiceUnavailable,
+    HostError,
+)
