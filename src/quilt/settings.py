@@ -1,0 +1,65 @@
+"""Server settings: every field is a `quilt serve` flag and a `QUILT_*` environment variable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_minit_path() -> Path:
+    """Where the set-up command installs the minit binary: beside the interpreter's prefix."""
+    return Path(sys.prefix) / "libexec" / "quilt" / "minit"
+
+
+class Settings(BaseSettings):
+    """Configuration of one Quilt server (one data directory)."""
+
+    model_config = SettingsConfigDict(env_prefix="QUILT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: Path = Path("/var/lib/quilt")
+    image_cache: Path = Path("/var/cache/quilt/images")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite at <data_dir>/quilt.db"
+    )
+    api_key: str | None = Field(default=None, description="seed this key for the default tenant")
+    api_keys: str | None = Field(
+        default=None, description="seed several keys: key1:tenantA,key2:tenantB"
+    )
+    runtime: Literal["runc", "crun"] = "runc"
+    minit_path: Path = Field(default_factory=default_minit_path)
+    default_image: str = "prod"
+    bridge: str = "quilt0"
+    subnet: str = "10.203.0.0/16"
+    storage_backend: Literal["auto", "btrfs", "directory"] = "auto"
+    pool_size_gb: int = 64
+    warm_pool_size: int = Field(default=2, description="pre-started containers kept per image")
+    warm_pool_images: str = Field(default="prod", description="comma-separated image names")
+    default_memory_mb: int = 1024
+    default_cpu_percent: float = 100.0
+    pids_limit: int = 4096
+    stop_grace_seconds: float = 10.0
+    exec_output_limit: int = 1024 * 1024
+    exec_default_timeout_ms: int = 0
+    base_url: str | None = Field(default=None, description="public base URL (APP_BASE_URL)")
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file used when no database URL is given."""
+        return self.data_dir / "quilt.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force."""
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def pool_images(self) -> tuple[str, ...]:
+        """Images that get a warm pool, in order."""
+        return tuple(n.strip() for n in self.warm_pool_images.split(",") if n.strip())

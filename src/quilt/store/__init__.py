@@ -1,0 +1,1 @@
+"""State store: the only code with SQL (SQLAlchemy Core; SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,100 @@
+"""Table definitions. Migrations in `migrations/versions` create them; this is the reference."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+containers = Table(
+    "containers",
+    metadata,
+    Column("container_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("image", String(256), nullable=False),
+    Column("command", JSON, nullable=True),
+    Column("environment", JSON, nullable=False),
+    Column("working_directory", Text, nullable=False),
+    Column("memory_limit_mb", Integer, nullable=False),
+    Column("cpu_limit_percent", Float, nullable=False),
+    Column("strict", Boolean, nullable=False),
+    Column("gpu_count", Integer, nullable=False),
+    Column("gpu_ids", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("volumes", JSON, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("pid", Integer, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("ip_address", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("exited_at", DateTime(timezone=True), nullable=True),
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("error_message", Text, nullable=True),
+    UniqueConstraint("tenant_id", "name", name="uq_containers_tenant_name"),
+)
+
+addresses = Table(
+    "addresses",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    Column("owner_id", String(64), nullable=False, unique=True),
+    Column("allocated_at", DateTime(timezone=True), nullable=False),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("operation_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("operation_type", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("target_resource_type", String(64), nullable=True),
+    Column("target_resource_id", String(64), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("reason_code", String(64), nullable=True),
+    Column("reason_message", Text, nullable=True),
+    Column("items", JSON, nullable=False),
+    Column("warnings", JSON, nullable=False),
+    Column("phases", JSON, nullable=False),
+    Column("progress_pct", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("secret_hash", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)

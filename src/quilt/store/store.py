@@ -1,0 +1,409 @@
+"""The store: opens the database, applies migrations, and offers one repository per concern.
+
+Every method is one short transaction. Every state change is written here before the engine
+announces it. Queries that read tenant resources always filter by tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from quilt.domain.ids import ContainerId, OperationId, TenantId
+from quilt.domain.records import (
+    ApiKeyRecord,
+    ContainerRecord,
+    OperationRecord,
+    PhaseRecord,
+    now,
+)
+from quilt.domain.states import ContainerState, OperationStatus
+from quilt.errors import Conflict
+from quilt.store import schema
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.engine import Connection, Engine, RowMapping
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def hash_secret(secret: str) -> str:
+    """Hash an API key secret for storage (keys are 256-bit random, so SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Store:
+    """The database and its per-concern repositories."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.containers = Containers(self.engine)
+        self.addresses = Addresses(self.engine)
+        self.operations = Operations(self.engine)
+        self.api_keys = ApiKeys(self.engine)
+        self.meta = Meta(self.engine)
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration (recorded in `alembic_version`)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def writable(self) -> bool:
+        """Whether a write goes through right now (for health)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(schema.meta).where(schema.meta.c.key == "__probe__").values(value="1")
+                )
+        except Exception:  # noqa: BLE001 - health reports any failure as not writable
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL keeps readers off the writer's back; a killed server loses no committed row.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class _Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+
+def _container(row: RowMapping) -> ContainerRecord:
+    data = dict(row)
+    data["state"] = ContainerState(data["state"])
+    for key in ("created_at", "started_at", "exited_at"):
+        data[key] = _utc(data[key])
+    return ContainerRecord(**data)
+
+
+class Containers(_Repository):
+    """Container rows, always looked up within a tenant."""
+
+    def insert(self, record: ContainerRecord) -> None:
+        """Store a new container; a taken name in the tenant is a `Conflict`."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(schema.containers).values(**asdict(record)))
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a container named {record.name!r} already exists",
+                details={"received": record.name},
+            ) from exc
+
+    def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
+        """One container of the tenant, or None."""
+        c = schema.containers.c
+        query = select(schema.containers).where(
+            c.tenant_id == tenant_id, c.container_id == container_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _container(row) if row else None
+
+    def find(self, container_id: str) -> ContainerRecord | None:
+        """One container of any tenant (for the server's own bookkeeping, never for a caller)."""
+        c = schema.containers.c
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(schema.containers).where(c.container_id == container_id))
+                .mappings()
+                .first()
+            )
+        return _container(row) if row else None
+
+    def by_name(self, tenant_id: TenantId, name: str) -> ContainerRecord | None:
+        """One container of the tenant by name, or None."""
+        c = schema.containers.c
+        query = select(schema.containers).where(c.tenant_id == tenant_id, c.name == name)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _container(row) if row else None
+
+    def list(
+        self, tenant_id: TenantId | None, state: ContainerState | None = None
+    ) -> list[ContainerRecord]:
+        """The tenant's containers (every tenant's when None), oldest first."""
+        c = schema.containers.c
+        query = select(schema.containers).order_by(c.created_at)
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
+        if state is not None:
+            query = query.where(c.state == state.value)
+        with self.engine.connect() as conn:
+            return [_container(r) for r in conn.execute(query).mappings()]
+
+    def update(self, container_id: ContainerId, **values: Any) -> None:
+        """Write some fields of one container."""
+        for key in values:
+            if key not in schema.containers.c:
+                raise KeyError(key)
+        if "state" in values:
+            values["state"] = ContainerState(values["state"]).value
+        c = schema.containers.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(schema.containers).where(c.container_id == container_id).values(**values)
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a container named {values.get('name')!r} already exists",
+                details={"received": str(values.get("name"))},
+            ) from exc
+
+    def delete(self, container_id: ContainerId) -> None:
+        """Remove a container row."""
+        c = schema.containers.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.containers).where(c.container_id == container_id))
+
+
+class Addresses(_Repository):
+    """IPAM allocations: which address belongs to which container (or pool member)."""
+
+    def taken(self) -> set[str]:
+        """Every allocated address."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(schema.addresses.c.address)).scalars())
+
+    def owners(self) -> dict[str, str]:
+        """Allocated address of each owner."""
+        a = schema.addresses.c
+        with self.engine.connect() as conn:
+            return {
+                row.owner_id: row.address for row in conn.execute(select(a.owner_id, a.address))
+            }
+
+    def claim(self, address: str, owner_id: str) -> bool:
+        """Record `address` for `owner_id`; False if someone holds it already."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(schema.addresses).values(
+                        address=address, owner_id=owner_id, allocated_at=now()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def transfer(self, old_owner: str, new_owner: str) -> None:
+        """Hand an allocation to a new owner (a pool member becoming a container)."""
+        a = schema.addresses.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.addresses).where(a.owner_id == old_owner).values(owner_id=new_owner)
+            )
+
+    def release(self, owner_id: str) -> None:
+        """Free the owner's address, if any."""
+        a = schema.addresses.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.addresses).where(a.owner_id == owner_id))
+
+    def release_all_except(self, owners: Iterable[str]) -> list[str]:
+        """Free every allocation whose owner is not listed; return the freed owners."""
+        keep = set(owners)
+        freed = [o for o in self.owners() if o not in keep]
+        a = schema.addresses.c
+        if freed:
+            with self.engine.begin() as conn:
+                conn.execute(delete(schema.addresses).where(a.owner_id.in_(freed)))
+        return freed
+
+
+def _operation(row: RowMapping) -> OperationRecord:
+    data = dict(row)
+    data["status"] = OperationStatus(data["status"])
+    data["phases"] = [
+        PhaseRecord(p["name"], datetime.fromisoformat(p["started_at"]), p["duration_ms"])
+        for p in data["phases"]
+    ]
+    for key in ("created_at", "started_at", "updated_at", "completed_at"):
+        data[key] = _utc(data[key])
+    return OperationRecord(**data)
+
+
+def _operation_values(record: OperationRecord) -> dict[str, Any]:
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    values["status"] = record.status.value
+    values["phases"] = [
+        {"name": p.name, "started_at": p.started_at.isoformat(), "duration_ms": p.duration_ms}
+        for p in record.phases
+    ]
+    return values
+
+
+class Operations(_Repository):
+    """Operation rows: written on every status change."""
+
+    def insert(self, record: OperationRecord) -> None:
+        """Store a new operation."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(schema.operations).values(**_operation_values(record)))
+
+    def save(self, record: OperationRecord) -> None:
+        """Write the whole record back (the engine holds the only live copy)."""
+        values = _operation_values(record)
+        op_id = values.pop("operation_id")
+        o = schema.operations.c
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.operations).where(o.operation_id == op_id).values(**values))
+
+    def get(self, tenant_id: TenantId, operation_id: str) -> OperationRecord | None:
+        """One operation of the tenant, or None."""
+        o = schema.operations.c
+        query = select(schema.operations).where(
+            o.tenant_id == tenant_id, o.operation_id == operation_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _operation(row) if row else None
+
+    def unfinished(self) -> list[OperationRecord]:
+        """Operations not yet in a terminal status (left behind by a crash)."""
+        o = schema.operations.c
+        live = [
+            OperationStatus.ACCEPTED.value,
+            OperationStatus.QUEUED.value,
+            OperationStatus.RUNNING.value,
+        ]
+        query = select(schema.operations).where(o.status.in_(live))
+        with self.engine.connect() as conn:
+            return [_operation(r) for r in conn.execute(query).mappings()]
+
+    def list(self, tenant_id: TenantId, limit: int = 100) -> list[OperationRecord]:
+        """The tenant's newest operations."""
+        o = schema.operations.c
+        query = (
+            select(schema.operations)
+            .where(o.tenant_id == tenant_id)
+            .order_by(o.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_operation(r) for r in conn.execute(query).mappings()]
+
+
+def _api_key(row: RowMapping) -> ApiKeyRecord:
+    data = dict(row)
+    for key in ("created_at", "last_used_at", "revoked_at"):
+        data[key] = _utc(data[key])
+    return ApiKeyRecord(**data)
+
+
+class ApiKeys(_Repository):
+    """API keys, looked up by the hash of the presented secret."""
+
+    def insert(self, record: ApiKeyRecord) -> None:
+        """Store a new key."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(schema.api_keys).values(**asdict(record)))
+
+    def by_secret(self, secret: str) -> ApiKeyRecord | None:
+        """The live key whose secret this is, or None."""
+        k = schema.api_keys.c
+        query = select(schema.api_keys).where(
+            k.secret_hash == hash_secret(secret), k.revoked_at.is_(None)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _api_key(row) if row else None
+
+    def list(self, tenant_id: TenantId) -> list[ApiKeyRecord]:
+        """The tenant's live keys."""
+        k = schema.api_keys.c
+        query = (
+            select(schema.api_keys)
+            .where(k.tenant_id == tenant_id, k.revoked_at.is_(None))
+            .order_by(k.created_at)
+        )
+        with self.engine.connect() as conn:
+            return [_api_key(r) for r in conn.execute(query).mappings()]
+
+    def count(self) -> int:
+        """How many live keys exist across all tenants."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.api_keys.c.key_id).where(schema.api_keys.c.revoked_at.is_(None))
+            )
+            return len(rows.all())
+
+    def touch(self, key_id: str) -> None:
+        """Record that a key was just used."""
+        k = schema.api_keys.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.api_keys).where(k.key_id == key_id).values(last_used_at=now())
+            )
+
+    def revoke(self, tenant_id: TenantId, key_id: str) -> bool:
+        """Revoke one of the tenant's keys; False if there is no such live key."""
+        k = schema.api_keys.c
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(schema.api_keys)
+                .where(k.tenant_id == tenant_id, k.key_id == key_id, k.revoked_at.is_(None))
+                .values(revoked_at=now())
+            )
+        return done.rowcount == 1
+
+
+class Meta(_Repository):
+    """Small server-wide facts (secrets, markers)."""
+
+    def get(self, key: str) -> str | None:
+        """One value, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == key)
+            ).scalar_one_or_none()
+
+    def put(self, key: str, value: str) -> None:
+        """Set one value."""
+        with self.engine.begin() as conn:
+            _upsert(conn, key, value)
+
+
+def _upsert(conn: Connection, key: str, value: str) -> None:
+    m = schema.meta.c
+    if conn.execute(update(schema.meta).where(m.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(schema.meta).values(key=key, value=value))
+
+
+__all__ = ["OperationId", "Store", "hash_secret"]

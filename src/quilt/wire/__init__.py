@@ -1,0 +1,1 @@
+"""Wire models: the pydantic shapes of the HTTP contract (requests and responses)."""
