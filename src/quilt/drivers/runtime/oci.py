@@ -195,8 +195,14 @@ def _runtime_errors(log: bytes) -> bytes:
 
 async def _wait_readable(fd: int, timeout: float | None) -> None:
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_reader(fd, ready.set_result, None)
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        # A level-triggered reader can fire again before it is removed.
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, on_readable)
     try:
         await asyncio.wait_for(ready, timeout)
     finally:

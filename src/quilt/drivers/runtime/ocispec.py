@@ -149,6 +149,7 @@ class RuntimeSpec:
     pids_limit: int
     strict: bool
     binds: tuple[BindMount, ...] = field(default_factory=tuple)
+    open_files: int = 65536  # RLIMIT_NOFILE; never above the host's own hard limit
 
 
 def with_defaults(environment: Mapping[str, str]) -> dict[str, str]:
@@ -268,7 +269,9 @@ def build_config(spec: RuntimeSpec) -> dict[str, Any]:
                 "inheritable": [],
                 "ambient": [],
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}],
+            "rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": spec.open_files, "soft": spec.open_files}
+            ],
             "noNewPrivileges": spec.strict,
         },
         "root": {"path": spec.rootfs, "readonly": False},

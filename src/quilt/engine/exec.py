@@ -1,0 +1,111 @@
+"""Exec and processes: run commands inside a running container and list or signal its processes."""
+
+from __future__ import annotations
+
+import errno
+import signal
+from typing import TYPE_CHECKING
+
+from quilt.domain import states, validation
+from quilt.drivers.runtime.minit import MinitUnavailable
+from quilt.engine.containers import conflict
+from quilt.errors import BadRequest, NotFound, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from quilt.domain.ids import TenantId
+    from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.engine.containers import Containers
+    from quilt.node.interface import ProcessEntry
+
+
+def parse_signal(name: str) -> signal.Signals:
+    """`TERM`, `SIGTERM` or `15` → SIGTERM; anything else is a 400."""
+    text = name.strip().upper()
+    try:
+        if text.isdigit():
+            return signal.Signals(int(text))
+        return signal.Signals[text if text.startswith("SIG") else "SIG" + text]
+    except (KeyError, ValueError) as exc:
+        raise BadRequest(
+            f"unknown signal {name!r}",
+            details={
+                "expected": ["TERM", "KILL", "INT", "HUP", "a signal number"],
+                "received": name,
+            },
+        ) from exc
+
+
+class Exec:
+    """The exec concern."""
+
+    def __init__(
+        self, containers: Containers, *, output_limit: int, default_timeout_ms: int
+    ) -> None:
+        self.containers = containers
+        self.output_limit = output_limit
+        self.default_timeout_ms = default_timeout_ms
+
+    async def run(
+        self,
+        tenant_id: TenantId,
+        container_id: str,
+        command: Sequence[str],
+        *,
+        workdir: str | None,
+        timeout_ms: int | None,
+        environment: Mapping[str, str],
+    ) -> ExecOutcome:
+        """Run `command` to completion inside the container and return its outcome."""
+        record = self.containers.get(tenant_id, container_id)
+        argv = validation.check_argv(command)
+        env = validation.check_environment(environment)
+        cwd = (
+            validation.check_path(workdir, field="workdir") if workdir else record.working_directory
+        )
+        if not states.can_exec(record.state):
+            raise conflict(record, "exec in")
+        timeout = timeout_ms or self.default_timeout_ms
+        try:
+            return await self.containers.node.exec(
+                record.container_id,
+                argv,
+                record.environment | env,
+                cwd,
+                timeout_ms=timeout or None,
+                output_limit=self.output_limit,
+            )
+        except MinitUnavailable as exc:
+            current = self.containers.get(tenant_id, container_id)
+            if not states.can_exec(current.state):
+                raise conflict(current, "exec in") from exc
+            raise ServiceUnavailable(
+                f"container {container_id} is running but its init does not answer",
+                details={"state": current.state.value},
+                hint="check GET /api/containers/<id>/ready; restart the container if it persists",
+            ) from exc
+
+    def processes(self, tenant_id: TenantId, container_id: str) -> list[ProcessEntry]:
+        """The container's processes (empty when it is not running)."""
+        record = self.containers.get(tenant_id, container_id)
+        return self.containers.node.processes(record.container_id)
+
+    async def signal(
+        self, tenant_id: TenantId, container_id: str, pid: int, sig: str
+    ) -> signal.Signals:
+        """Signal one process inside the container by its in-container pid."""
+        record = self.containers.get(tenant_id, container_id)
+        parsed = parse_signal(sig)
+        if not states.can_exec(record.state):
+            raise conflict(record, "signal a process in")
+        if pid < 1:
+            raise BadRequest(
+                "pid must be a positive in-container process id", details={"received": str(pid)}
+            )
+        result = await self.containers.node.signal_process(record.container_id, pid, parsed.value)
+        if result == errno.ESRCH:
+            raise NotFound(f"no process {pid} in container {container_id}")
+        if result != 0:
+            raise BadRequest(f"cannot signal process {pid}: {errno.errorcode.get(result, result)}")
+        return parsed

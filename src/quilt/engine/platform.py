@@ -1,0 +1,74 @@
+"""The platform: one server's engine, wired to its store and node, with start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+from quilt import logs
+from quilt.engine.api_keys import ApiKeys
+from quilt.engine.containers import Containers, HostFacts
+from quilt.engine.exec import Exec
+from quilt.engine.operations import Operations
+from quilt.engine.tasks import Tasks
+from quilt.node.local import LocalNode
+from quilt.store.store import Store
+
+if TYPE_CHECKING:
+    from quilt.settings import Settings
+
+log = logs.get(__name__)
+
+
+class Platform:
+    """Everything one server runs, in the order it must start and stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = time.time()
+        self.store = Store(settings.resolved_database_url)
+        self.store.migrate()
+        self.node = LocalNode(settings, self.store)
+        self.tasks = Tasks()
+        self.operations = Operations(self.store, self.tasks)
+        self.containers = Containers(
+            settings, self.store, self.node, self.operations, self.tasks, HostFacts.read()
+        )
+        self.exec = Exec(
+            self.containers,
+            output_limit=settings.exec_output_limit,
+            default_timeout_ms=settings.exec_default_timeout_ms,
+        )
+        self.api_keys = ApiKeys(self.store)
+        self.dev_key: str | None = None
+        self._pool_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Seed keys, finish what a previous server left, re-adopt containers, fill the pool."""
+        self.dev_key = self.api_keys.seed(self.settings.api_key, self.settings.api_keys)
+        failed = self.operations.fail_interrupted()
+        report = await self.containers.reconcile()
+        log.info(
+            "server.reconciled",
+            interrupted_operations=len(failed),
+            **{k: len(v) for k, v in report.items()},
+        )
+        self._pool_task = self.tasks.spawn(self.node.pool.run(), name="warm pool")
+
+    async def close(self) -> None:
+        """Stop background work and drain the warm pool; containers keep running.
+
+        Steps, in order: stop the pool's refill task (so no member appears after the drain);
+        remove idle members (they hold resources nobody asked for); cancel every other task
+        (exit watchers, operations); close the database. User containers are left running
+        and re-adopted by the next start.
+        """
+        if self._pool_task is not None:
+            self._pool_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pool_task
+        await self.node.pool.drain()
+        await self.tasks.close()
+        self.store.close()

@@ -1,0 +1,167 @@
+"""The Node interface: everything the engine may ask of a host.
+
+LocalNode implements it on this host; a cluster adds a remote implementation of the same
+protocol.
+The engine never runs a command or touches the kernel itself; it calls these methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+    from datetime import datetime
+
+    from quilt.domain.readiness import Checks
+    from quilt.domain.records import PhaseRecord
+    from quilt.drivers.runtime.cgroups import Usage
+    from quilt.drivers.runtime.minit import ExecOutcome
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What a container is to run: the parts of the create request the host needs."""
+
+    image: str
+    command: tuple[str, ...] | None
+    environment: Mapping[str, str]
+    working_directory: str
+    memory_limit_mb: int
+    cpu_limit_percent: float
+    strict: bool
+    container_id: str | None = None  # None: the node picks (a warm pool member's id, or new)
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A container the node has started."""
+
+    container_id: str
+    pid: int
+    ip_address: str
+    started_at: datetime
+    from_pool: bool
+    phases: list[PhaseRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One record of the main command's output."""
+
+    timestamp: datetime
+    stream: Literal["stdout", "stderr"]
+    message: str
+
+
+@dataclass(frozen=True)
+class ProcessEntry:
+    """A process inside a container, numbered as the container sees it."""
+
+    pid: int
+    ppid: int
+    command: str
+    args: list[str]
+    state: str
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """One thing the node depends on, and whether it works right now."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class Node(Protocol):
+    """A host that runs containers."""
+
+    name: str
+
+    async def launch(self, spec: LaunchSpec, *, allow_pool: bool) -> Launched:
+        """Create the filesystem and network and start the container (warm or cold)."""
+        ...
+
+    async def relaunch(self, container_id: str, spec: LaunchSpec, address: str) -> Launched:
+        """Start a stopped container again on its kept filesystem and address."""
+        ...
+
+    async def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, wait up to the grace period, then SIGKILL; return once it is gone."""
+        ...
+
+    async def kill(self, container_id: str) -> None:
+        """SIGKILL the container and return once it is gone."""
+        ...
+
+    async def remove(self, container_id: str) -> None:
+        """Tear everything of the container down (idempotent)."""
+        ...
+
+    async def wait_exit(self, container_id: str) -> None:
+        """Return when the container's init has exited."""
+        ...
+
+    def exit_code(self, container_id: str) -> int | None:
+        """The main command's exit code, if minit recorded one."""
+        ...
+
+    def init_pid(self, container_id: str) -> int | None:
+        """Host pid of the container's init if it is running."""
+        ...
+
+    async def exec(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        timeout_ms: int | None,
+        output_limit: int,
+    ) -> ExecOutcome:
+        """Run a command inside the container to completion."""
+        ...
+
+    def stream(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        timeout_ms: int | None,
+    ) -> AsyncIterator[object]:
+        """Run a command and yield its events as they happen."""
+        ...
+
+    async def probe(self, container_id: str, image: str, address: str | None) -> Checks:
+        """Observe the readiness checks for real."""
+        ...
+
+    def usage(self, container_id: str) -> Usage:
+        """Resource usage from the container's cgroups."""
+        ...
+
+    def logs(self, container_id: str, limit: int) -> list[LogLine]:
+        """The newest `limit` lines of the main command's output."""
+        ...
+
+    def processes(self, container_id: str) -> list[ProcessEntry]:
+        """The container's processes."""
+        ...
+
+    async def signal_process(self, container_id: str, pid: int, sig: int) -> int:
+        """Signal one process by its in-container pid; return errno (0 = delivered)."""
+        ...
+
+    def hosted(self) -> set[str]:
+        """Ids of every container this node has anything of on the host."""
+        ...
+
+    async def health(self) -> list[ComponentHealth]:
+        """Whether each component works right now."""
+        ...

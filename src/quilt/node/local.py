@@ -1,0 +1,490 @@
+"""LocalNode: the Node interface on this host, built from the runtime, storage and network drivers.
+
+It owns the order of host steps (filesystem, address, namespace, runtime, minit) and undoing
+them; it holds no business rules (those are the engine's) and no SQL beyond IPAM claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import time
+from datetime import UTC, datetime
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quilt import logs
+from quilt.domain import ipam
+from quilt.domain.ids import new_container_id
+from quilt.domain.readiness import Checks
+from quilt.domain.records import PhaseRecord, now
+from quilt.drivers.network import bridge, netns
+from quilt.drivers.runtime import cgroups, console, ocispec, processes
+from quilt.drivers.runtime.minit import MinitClient, MinitUnavailable
+from quilt.drivers.runtime.oci import OciRuntime
+from quilt.drivers.storage import overlay
+from quilt.drivers.storage.images import Image, ImageStore
+from quilt.drivers.storage.paths import make_dirs_inside
+from quilt.drivers.storage.pool import StoragePool
+from quilt.errors import CapacityFull, HostError, NotFound, ServiceUnavailable
+from quilt.node.interface import ComponentHealth, Launched, LaunchSpec, LogLine, ProcessEntry
+from quilt.node.layout import ContainerPaths, Layout
+from quilt.node.pool import WarmPool
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
+    from quilt.drivers.runtime.cgroups import Usage
+    from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.settings import Settings
+    from quilt.store.store import Store
+
+log = logs.get(__name__)
+
+MINIT_READY_TIMEOUT = 5.0
+
+
+class _Phases:
+    """Times the steps of one launch."""
+
+    def __init__(self) -> None:
+        self.done: list[PhaseRecord] = []
+        self._name = ""
+        self._t0 = 0.0
+        self._at = now()
+
+    def step(self, name: str) -> None:
+        self.finish()
+        self._name, self._t0, self._at = name, time.perf_counter(), now()
+
+    def finish(self) -> None:
+        if self._name:
+            elapsed = (time.perf_counter() - self._t0) * 1000
+            self.done.append(PhaseRecord(self._name, self._at, round(elapsed, 3)))
+            self._name = ""
+
+
+class LocalNode:
+    """Runs containers on this host."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.layout = Layout(settings.data_dir)
+        self.subnet = ipam.Subnet.parse(settings.subnet)
+        self.images = ImageStore(settings.image_cache)
+        self.storage = StoragePool.open(
+            settings.data_dir, size_gb=settings.pool_size_gb, backend=settings.storage_backend
+        )
+        self.runtime = OciRuntime(settings.runtime, self.layout.runtime_root)
+        self.layout.containers.mkdir(parents=True, exist_ok=True)
+        bridge.ensure_bridge(settings.bridge, self.subnet)
+        self.pool = WarmPool(self, settings.pool_images, settings.warm_pool_size)
+        self._address_lock = asyncio.Lock()
+
+    # -- launch -------------------------------------------------------------------------
+
+    async def launch(self, spec: LaunchSpec, *, allow_pool: bool) -> Launched:
+        """Claim a warm pool member when the spec fits one, else build the container cold."""
+        if allow_pool and spec.container_id is None and not spec.strict:
+            claimed = await self.pool.claim(spec)
+            if claimed is not None:
+                return claimed
+        return await self.launch_cold(spec)
+
+    async def launch_cold(self, spec: LaunchSpec) -> Launched:
+        """Build the filesystem and network from nothing and start the container."""
+        container_id = spec.container_id or new_container_id()
+        phases = _Phases()
+        try:
+            phases.step("image")
+            image = await self._image(spec.image)
+            phases.step("filesystem")
+            self._prepare_filesystem(container_id, image.layers)
+            phases.step("address")
+            address = await self._allocate(container_id)
+            phases.step("network")
+            await self._ensure_netns(container_id, address)
+            launched = await self._run(container_id, spec, address, phases)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.remove(container_id)
+            raise
+        return launched
+
+    async def relaunch(self, container_id: str, spec: LaunchSpec, address: str) -> Launched:
+        """Start a stopped container again on its kept filesystem and address."""
+        phases = _Phases()
+        phases.step("cleanup")
+        await self.runtime.delete(container_id)
+        phases.step("filesystem")
+        image = await self._image(spec.image)
+        paths = self.layout.container(container_id)
+        if not overlay.is_mounted(paths.rootfs):
+            self._prepare_filesystem(container_id, image.layers)
+        phases.step("network")
+        if not netns.exists(self.layout.netns(container_id)):
+            await self._ensure_netns(container_id, IPv4Address(address))
+        return await self._run(container_id, spec, IPv4Address(address), phases)
+
+    async def _image(self, name: str) -> Image:
+        image = self.images.get(name)
+        if image is None:
+            if name not in self.images.names():
+                raise NotFound(
+                    f"image {name!r} does not exist",
+                    details={"expected": self.images.names(), "received": name},
+                )
+            log.info("image.build", image=name)
+            image = await asyncio.to_thread(
+                self.images.ensure,
+                name,
+                progress=lambda line: log.info("image.progress", line=line),
+            )
+        return image
+
+    def _prepare_filesystem(self, container_id: str, layers: Sequence[Path]) -> None:
+        paths = self.layout.container(container_id)
+        for directory in (paths.bundle, paths.rootfs, paths.etc):
+            directory.mkdir(parents=True, exist_ok=True)
+        rel = self.layout.layer(container_id)
+        layer = self.storage.root / rel
+        if not self.storage.exists(rel):
+            layer = self.storage.create_subvolume(rel)
+        (layer / "upper").mkdir(exist_ok=True)
+        (layer / "work").mkdir(exist_ok=True)
+        overlay.mount_rootfs(list(layers), layer / "upper", layer / "work", paths.rootfs)
+
+    async def _allocate(self, owner: str) -> IPv4Address:
+        async with self._address_lock:
+            held = self.store.addresses.owners().get(owner)
+            if held is not None:
+                return IPv4Address(held)
+            taken = {IPv4Address(a) for a in self.store.addresses.taken()}
+            address = ipam.next_free(self.subnet, taken)
+            if address is None or not self.store.addresses.claim(str(address), owner):
+                raise CapacityFull(
+                    f"no free address left in {self.settings.subnet}",
+                    hint="delete unused containers or configure a larger QUILT_SUBNET",
+                )
+            return address
+
+    async def _ensure_netns(self, container_id: str, address: IPv4Address) -> None:
+        name = self.layout.netns(container_id)
+        if netns.exists(name):
+            netns.delete(name)
+        await netns.create(
+            name,
+            bridge=self.settings.bridge,
+            address=address,
+            subnet=self.subnet,
+            mac=ipam.mac_for(address),
+        )
+
+    def _write_etc(self, paths: ContainerPaths, container_id: str, address: IPv4Address) -> None:
+        hostname = container_id
+        (paths.etc / "hostname").write_text(hostname + "\n")
+        (paths.etc / "hosts").write_text(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+            f"{address}\t{hostname}\n"
+        )
+        resolv = Path("/etc/resolv.conf")
+        text = resolv.read_text() if resolv.exists() else ""
+        (paths.etc / "resolv.conf").write_text(text)
+
+    async def _run(
+        self, container_id: str, spec: LaunchSpec, address: IPv4Address, phases: _Phases
+    ) -> Launched:
+        paths = self.layout.container(container_id)
+        phases.step("bundle")
+        self._write_etc(paths, container_id, address)
+        make_dirs_inside(paths.rootfs, spec.working_directory)
+        runtime_spec = ocispec.RuntimeSpec(
+            container_id=container_id,
+            rootfs=str(paths.rootfs),
+            hostname=container_id,
+            netns_path=f"/run/netns/{self.layout.netns(container_id)}",
+            minit_path=str(self.settings.minit_path),
+            command=spec.command,
+            environment=dict(spec.environment),
+            working_directory=spec.working_directory,
+            memory_limit_mb=spec.memory_limit_mb,
+            cpu_limit_percent=spec.cpu_limit_percent,
+            pids_limit=self.settings.pids_limit,
+            strict=spec.strict,
+            open_files=min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 20),
+            binds=tuple(
+                ocispec.BindMount(str(paths.etc / name), f"/etc/{name}", read_only=False)
+                for name in ("hosts", "hostname", "resolv.conf")
+            ),
+        )
+        config = ocispec.build_config(runtime_spec)
+        (paths.bundle / "config.json").write_text(json.dumps(config, indent=1))
+        phases.step("runtime")
+        paths.socket.parent.mkdir(parents=True, exist_ok=True)
+        paths.socket.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        status_fd = log_fd = -1
+        try:
+            listener.bind(str(paths.socket))
+            listener.listen(128)
+            status_fd = os.open(paths.status, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            log_fd = os.open(paths.console, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            init = await self.runtime.start(
+                container_id,
+                paths.bundle,
+                listen_fd=listener.fileno(),
+                status_fd=status_fd,
+                log_fd=log_fd,
+            )
+        finally:
+            listener.close()
+            for fd in (status_fd, log_fd):
+                if fd >= 0:
+                    os.close(fd)
+        phases.step("minit")
+        await self._wait_minit(container_id)
+        phases.finish()
+        return Launched(
+            container_id=container_id,
+            pid=init.pid,
+            ip_address=str(address),
+            started_at=now(),
+            from_pool=False,
+            phases=phases.done,
+        )
+
+    async def _wait_minit(self, container_id: str) -> None:
+        client = self._minit(container_id)
+        deadline = time.monotonic() + MINIT_READY_TIMEOUT
+        while True:
+            try:
+                await client.ping(timeout=1.0)
+            except MinitUnavailable:
+                if self.runtime.init(container_id) is None:
+                    return  # the main command already ended: the exit watcher records it
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.002)
+            else:
+                return
+
+    def _minit(self, container_id: str) -> MinitClient:
+        return MinitClient(self.layout.container(container_id).socket)
+
+    async def personalize(self, container_id: str, spec: LaunchSpec) -> None:
+        """Give a claimed pool member the request's limits and start its main command."""
+        init = self.runtime.init(container_id)
+        if init is None:
+            raise HostError(f"pool member {container_id} is not running")
+        cgroups.Cgroups(init.pid).set_limits(
+            memory_limit_mb=spec.memory_limit_mb, cpu_limit_percent=spec.cpu_limit_percent
+        )
+        make_dirs_inside(self.layout.container(container_id).rootfs, spec.working_directory)
+        if spec.command:
+            await self._minit(container_id).start_main(
+                spec.command, ocispec.with_defaults(spec.environment), spec.working_directory
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, wait up to the grace period, then SIGKILL; return once it is gone."""
+        if self.runtime.signal(container_id, 15):
+            if await self.runtime.wait_exit(container_id, grace_seconds):
+                return
+            log.info("container.stop.escalate", container_id=container_id)
+        await self.kill(container_id)
+
+    async def kill(self, container_id: str) -> None:
+        """SIGKILL the container and return once it is gone."""
+        if self.runtime.signal(container_id, 9):
+            await self.runtime.wait_exit(container_id, 10)
+
+    async def remove(self, container_id: str) -> None:
+        """Tear everything of the container down; safe to call on half-made containers."""
+        paths = self.layout.container(container_id)
+        await self.runtime.delete(container_id)
+        netns.delete(self.layout.netns(container_id))
+        overlay.unmount(paths.rootfs)
+        self.storage.delete_subvolume(self.layout.layer(container_id))
+        self.store.addresses.release(container_id)
+        paths.socket.unlink(missing_ok=True)
+        shutil.rmtree(paths.root, ignore_errors=True)
+
+    async def wait_exit(self, container_id: str) -> None:
+        """Return when the container's init has exited."""
+        await self.runtime.wait_exit(container_id, None)
+
+    def exit_code(self, container_id: str) -> int | None:
+        """The exit code minit recorded: `exited N` → N, `stopped S` → 128 + S."""
+        try:
+            words = self.layout.container(container_id).status.read_text().split()
+        except OSError:
+            return None
+        if len(words) == 2 and words[1].lstrip("-").isdigit():  # noqa: PLR2004
+            code = int(words[1])
+            return code if words[0] == "exited" else 128 + code
+        return None
+
+    def init_pid(self, container_id: str) -> int | None:
+        """Host pid of the container's init if it is running."""
+        init = self.runtime.init(container_id)
+        return init.pid if init else None
+
+    # -- work inside ---------------------------------------------------------------------
+
+    async def exec(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        timeout_ms: int | None,
+        output_limit: int,
+    ) -> ExecOutcome:
+        """Run a command inside the container to completion through minit."""
+        return await self._minit(container_id).exec(
+            argv, ocispec.with_defaults(env), cwd, timeout_ms=timeout_ms, output_limit=output_limit
+        )
+
+    def stream(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        timeout_ms: int | None,
+    ) -> AsyncIterator[object]:
+        """Run a command and yield its events as they happen."""
+        return self._minit(container_id).stream(
+            argv, ocispec.with_defaults(env), cwd, timeout_ms=timeout_ms
+        )
+
+    async def probe(self, container_id: str, image: str, address: str | None) -> Checks:
+        """Observe each readiness check for real."""
+        running = self.runtime.init(container_id) is not None
+        responsive = False
+        if running:
+            try:
+                await self._minit(container_id).ping(timeout=0.5)
+                responsive = True
+            except MinitUnavailable:
+                responsive = False
+        configured = bool(
+            running
+            and address
+            and netns.configured(self.layout.netns(container_id), IPv4Address(address))
+        )
+        built = self.images.get(image)
+        valid = built is not None and self.images.validate(built).valid
+        return Checks(
+            state_running=running,
+            minit_responsive=responsive,
+            network_configured=configured,
+            managed_image_valid=valid,
+        )
+
+    def usage(self, container_id: str) -> Usage:
+        """Resource usage from the container's cgroups."""
+        init = self.runtime.init(container_id)
+        if init is None:
+            raise NotFound(f"container {container_id} is not running")
+        return cgroups.Cgroups(init.pid).usage()
+
+    def logs(self, container_id: str, limit: int) -> list[LogLine]:
+        """The newest `limit` records of the main command's output."""
+        records = console.tail(self.layout.container(container_id).console, limit)
+        return [
+            LogLine(
+                timestamp=datetime.fromtimestamp(r.unix_ms / 1000, UTC),
+                stream=r.stream,
+                message=r.data.decode(errors="replace").rstrip("\n"),
+            )
+            for r in records
+        ]
+
+    def processes(self, container_id: str) -> list[ProcessEntry]:
+        """The container's processes with in-container pids (ppid 0 for init)."""
+        init = self.runtime.init(container_id)
+        if init is None:
+            return []
+        found = processes.in_container(cgroups.Cgroups(init.pid).pids())
+        by_host = {p.host_pid: p.pid for p in found}
+        return [
+            ProcessEntry(
+                pid=p.pid,
+                ppid=by_host.get(p.host_ppid, 0),
+                command=p.command,
+                args=p.args,
+                state=p.state,
+                rss_bytes=p.rss_bytes,
+            )
+            for p in found
+        ]
+
+    async def signal_process(self, container_id: str, pid: int, sig: int) -> int:
+        """Signal one process by its in-container pid through minit."""
+        return await self._minit(container_id).signal(pid, sig)
+
+    # -- host bookkeeping ------------------------------------------------------------------
+
+    def hosted(self) -> set[str]:
+        """Ids of every container with runtime state, a namespace or a directory here."""
+        ids = set(self.runtime.known())
+        with contextlib.suppress(FileNotFoundError):
+            ids.update(p.name for p in self.layout.containers.iterdir())
+        prefix = self.layout.netns_prefix
+        ids.update("ctr_" + n.removeprefix(prefix) for n in netns.list_names(prefix))
+        return ids
+
+    async def health(self) -> list[ComponentHealth]:
+        """Whether the runtime, minit, images, storage and bridge work right now."""
+        checks: list[ComponentHealth] = []
+        try:
+            checks.append(ComponentHealth("runtime", ok=True, detail=self.runtime.version()))
+        except HostError as exc:
+            checks.append(ComponentHealth("runtime", ok=False, detail=exc.message))
+        minit = self.settings.minit_path
+        checks.append(ComponentHealth("minit", ok=os.access(minit, os.X_OK), detail=str(minit)))
+        for name in self.images.names():
+            built = self.images.get(name)
+            check = self.images.validate(built) if built else None
+            ok = bool(check and check.valid)
+            detail = "built" if ok else ("; ".join(check.problems) if check else "not built")
+            checks.append(ComponentHealth(f"image:{name}", ok=ok, detail=detail))
+        checks.append(
+            ComponentHealth(
+                "storage",
+                ok=True,
+                detail=f"{self.storage.backend} at {self.storage.root}"
+                + (f" ({self.storage.reason})" if self.storage.reason else ""),
+            )
+        )
+        state = bridge.bridge_state(self.settings.bridge)
+        checks.append(
+            ComponentHealth(
+                "bridge",
+                ok=state.exists and state.up,
+                detail=f"{self.settings.bridge} {'up' if state.up else 'down'}",
+            )
+        )
+        return checks
+
+    def require_ready(self) -> None:
+        """Refuse work when a component the create path needs is missing."""
+        if not os.access(self.settings.minit_path, os.X_OK):
+            raise ServiceUnavailable(
+                f"minit is not installed at {self.settings.minit_path}",
+                hint="run the set-up command from the README (it builds minit)",
+            )

@@ -1,0 +1,44 @@
+"""Releases everything a data dir holds on the host: containers, namespaces, mounts, the pool."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quilt.drivers.network import bridge
+from quilt.drivers.storage import pool
+from quilt.node.layout import Layout
+from quilt.node.local import LocalNode
+from quilt.store.store import Store
+
+if TYPE_CHECKING:
+    from quilt.settings import Settings
+
+
+def bridge_has_ports(name: str) -> bool:
+    """Whether any interface is still attached to the bridge."""
+    ports = Path(f"/sys/class/net/{name}/brif")
+    return ports.exists() and any(ports.iterdir())
+
+
+async def purge(settings: Settings) -> list[str]:
+    """Remove every container this data dir has on the host, then unmount its storage pool.
+
+    The bridge is deleted too when no other namespace is still attached to it.
+    """
+    store = Store(settings.resolved_database_url)
+    try:
+        store.migrate()
+        node = LocalNode(settings, store)
+        hosted = sorted(node.hosted() | {r.container_id for r in store.containers.list(None)})
+        for container_id in hosted:
+            await node.remove(container_id)
+            store.containers.delete(container_id)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    pool.release(settings.data_dir)
+    shutil.rmtree(Layout(settings.data_dir).sockets, ignore_errors=True)
+    if not bridge_has_ports(settings.bridge):
+        bridge.delete_bridge(settings.bridge)
+    return hosted
