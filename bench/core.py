@@ -1,0 +1,383 @@
+"""Core benchmark: create → exec-ready, exec round trip, stop, delete; Quilt beside its baselines.
+
+Runs, in one process and one sitting, on the same busybox root filesystem:
+- Quilt over HTTP (a real `quilt serve` on loopback): create with the warm pool and cold,
+  exec of `true`, stop, delete, and idle host memory per running container;
+- the raw OCI runtimes: `runc`/`crun` `run -d` (+ first `exec`), `exec`, `kill` + `delete`;
+- podman: `podman run -d` + first `podman exec`, `podman exec`, `podman rm -f`.
+
+Prints a table and writes docs/benchmarks.md. Usage: `.venv/bin/python bench/core.py [-n 100]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "quilt_sk_bench_" + os.urandom(6).hex()
+Row = tuple[str, str, list[float]]
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Milliseconds one call takes."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    """Run a command quietly."""
+    return subprocess.run(argv, capture_output=True, check=check)
+
+
+# -- Quilt ------------------------------------------------------------------------------
+
+
+@contextmanager
+def quilt_server(work: Path, *, pool: int) -> Iterator[tuple[httpx.Client, int]]:
+    """A real server on loopback with the busybox image and a private bridge."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "QUILT_DATA_DIR": str(work / "data"),
+        "QUILT_API_KEYS": f"{KEY}:ten_bench",
+        "QUILT_BRIDGE": "qbench0",
+        "QUILT_SUBNET": "10.251.0.0/22",
+        "QUILT_DEFAULT_IMAGE": "busybox",
+        "QUILT_WARM_POOL_IMAGES": "busybox",
+        "QUILT_WARM_POOL_SIZE": str(pool),
+        "QUILT_LOG_LEVEL": "warning",
+        "QUILT_POOL_SIZE_GB": "8",
+    }
+    log = (work / f"server-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quilt.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-Api-Key": KEY}, timeout=60
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"server did not start: see {log.name}")
+            time.sleep(0.05)
+        yield client, proc.pid
+    finally:
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "quilt.cli.main",
+                "purge",
+                "--data-dir",
+                str(work / "data"),
+                "--yes",
+            ],
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+
+
+def wait_pool(client: httpx.Client, size: int) -> None:
+    """Wait until the warm pool is full again."""
+    deadline = time.monotonic() + 30
+    while client.get("/api/containers/health").json()["warm_pool"].get("busybox", 0) < size:
+        if time.monotonic() > deadline:
+            raise SystemExit("the warm pool did not refill")
+        time.sleep(0.01)
+
+
+def host_rss_kib(pids: list[int]) -> int:
+    """Sum of RSS of processes on the host side (kB)."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def bench_quilt(work: Path, n: int) -> tuple[list[Row], dict[str, float]]:
+    """Create (warm and cold), exec, stop, delete through the HTTP API."""
+    rows: list[Row] = []
+    extra: dict[str, float] = {}
+    for label, pool in (("warm pool", 1), ("cold", 0)):
+        create: list[float] = []
+        exec_ms: list[float] = []
+        stop: list[float] = []
+        delete: list[float] = []
+        with quilt_server(work, pool=pool) as (client, server_pid):
+            for i in range(n):
+                if pool:
+                    wait_pool(client, pool)
+                t = time.perf_counter()
+                body = client.post("/api/containers", json={"name": f"b{i}"}).json()
+                create.append((time.perf_counter() - t) * 1000)
+                assert body["exec_ready"], body
+                cid = body["container_id"]
+                if pool == 0:
+                    for _ in range(10):
+                        exec_ms.append(
+                            timed(
+                                lambda c=cid: client.post(
+                                    f"/api/containers/{c}/exec", json={"command": ["true"]}
+                                )
+                            )
+                        )
+                stop.append(timed(lambda c=cid: client.post(f"/api/containers/{c}/stop")))
+                delete.append(timed(lambda c=cid: client.delete(f"/api/containers/{c}")))
+            if pool == 0:
+                # Host cost of an idle container outside its own processes: the server's
+                # memory growth plus any helper process left on the host (runc leaves none).
+                before = host_rss_kib([server_pid])
+                ids = [
+                    client.post("/api/containers", json={"name": f"idle{i}"}).json()["container_id"]
+                    for i in range(20)
+                ]
+                after = host_rss_kib([server_pid, *_host_side_pids()])
+                extra["host_rss_per_container_kib"] = max(0, after - before) / 20
+                for cid in ids:
+                    client.delete(f"/api/containers/{cid}")
+        rows.append(("quilt", f"create → exec_ready ({label})", create))
+        if exec_ms:
+            rows.append(("quilt", "exec `true` round trip", exec_ms))
+        rows.append(("quilt", f"stop ({label})", stop))
+        rows.append(("quilt", f"delete ({label})", delete))
+    return rows, extra
+
+
+def _host_side_pids() -> list[int]:
+    """Runtime helper processes on the host (shims, monitors), if any are running."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            comm = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in ("runc", "crun", "conmon", "containerd-shim"):
+            pids.append(int(proc.name))
+    return pids
+
+
+# -- raw runtimes and podman --------------------------------------------------------------
+
+
+def busybox_rootfs() -> Path:
+    """The busybox image's root filesystem from the image cache."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from quilt.drivers.storage.images import ImageStore  # noqa: PLC0415
+
+    from quilt.settings import Settings  # noqa: PLC0415
+
+    image = ImageStore(Settings().image_cache).ensure("busybox")
+    return image.layers[0]
+
+
+def bench_runtime(runtime: str, rootfs: Path, work: Path, n: int) -> list[Row]:
+    """`run -d` + first exec, exec, and kill + delete with a raw OCI runtime."""
+    if shutil.which(runtime) is None:
+        return []
+    bundle = work / f"bundle-{runtime}"
+    bundle.mkdir()
+    sh(runtime, "spec", "--bundle", str(bundle))
+    config = json.loads((bundle / "config.json").read_text())
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/sleep", "3600"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    root = work / f"state-{runtime}"
+    create: list[float] = []
+    exec_ms: list[float] = []
+    delete: list[float] = []
+    log = (work / f"{runtime}.log").open("wb")
+    for i in range(n):
+        cid = f"qb-{runtime}-{i}"
+        start = time.perf_counter()
+        ok = subprocess.run(
+            [runtime, "--root", str(root), "run", "-d", "-b", str(bundle), cid],
+            stdout=log,
+            stderr=log,
+            check=False,
+        )
+        if ok.returncode != 0:
+            log.close()
+            return [(runtime, "run -d (failed on this host)", [0.0])]
+        sh(runtime, "--root", str(root), "exec", cid, "/bin/true")
+        create.append((time.perf_counter() - start) * 1000)
+        for _ in range(3):
+            exec_ms.append(
+                timed(lambda c=cid: sh(runtime, "--root", str(root), "exec", c, "/bin/true"))
+            )
+        delete.append(
+            timed(
+                lambda c=cid: (
+                    sh(runtime, "--root", str(root), "kill", c, "KILL"),
+                    _wait_stopped(runtime, root, c),
+                    sh(runtime, "--root", str(root), "delete", c),
+                )
+            )
+        )
+    log.close()
+    return [
+        (runtime, "run -d + first exec", create),
+        (runtime, "exec `true`", exec_ms),
+        (runtime, "kill + delete", delete),
+    ]
+
+
+def _wait_stopped(runtime: str, root: Path, cid: str) -> None:
+    while True:
+        state = json.loads(sh(runtime, "--root", str(root), "state", cid).stdout)
+        if state["status"] == "stopped":
+            return
+        time.sleep(0.001)
+
+
+def bench_podman(rootfs: Path, n: int) -> list[Row]:
+    """`podman run -d` + first exec, exec, and rm -f on the same root filesystem."""
+    if shutil.which("podman") is None:
+        return []
+    create: list[float] = []
+    exec_ms: list[float] = []
+    delete: list[float] = []
+    for i in range(n):
+        name = f"qbench-{i}"
+        start = time.perf_counter()
+        done = sh(
+            "podman",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--rootfs",
+            str(rootfs),
+            "/bin/sleep",
+            "3600",
+            check=False,
+        )
+        if done.returncode != 0:
+            return [("podman", "run -d (failed on this host)", [0.0])]
+        sh("podman", "exec", name, "/bin/true")
+        create.append((time.perf_counter() - start) * 1000)
+        exec_ms.append(timed(lambda nm=name: sh("podman", "exec", nm, "/bin/true")))
+        delete.append(timed(lambda nm=name: sh("podman", "rm", "-f", "-t", "0", nm)))
+    return [
+        ("podman", "run -d + first exec", create),
+        ("podman", "exec `true`", exec_ms),
+        ("podman", "rm -f", delete),
+    ]
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    """A Markdown table of median, p90, p99 per row."""
+    lines = [
+        "| system | measure | runs | median ms | p90 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines.extend(
+        f"| {system} | {what} | {len(v)} | {statistics.median(v):.1f} | {pct(v, 90):.1f} | {pct(v, 99):.1f} |"
+        for system, what, v in rows
+    )
+    return "\n".join(lines)
+
+
+def ratios(rows: list[Row]) -> list[str]:
+    """Median ratios of the comparisons the targets name."""
+    med = {(s, w): statistics.median(v) for s, w, v in rows if v and v[0] > 0}
+    out = []
+    pairs = [
+        (("quilt", "create → exec_ready (warm pool)"), ("podman", "run -d + first exec")),
+        (("quilt", "create → exec_ready (cold)"), ("podman", "run -d + first exec")),
+        (("quilt", "create → exec_ready (cold)"), ("runc", "run -d + first exec")),
+        (("quilt", "exec `true` round trip"), ("runc", "exec `true`")),
+        (("quilt", "exec `true` round trip"), ("crun", "exec `true`")),
+        (("quilt", "exec `true` round trip"), ("podman", "exec `true`")),
+    ]
+    for ours, theirs in pairs:
+        if ours in med and theirs in med:
+            out.append(
+                f"- {ours[1]} vs {theirs[0]} {theirs[1]}: {med[theirs] / med[ours]:.1f}× faster"
+            )
+    return out
+
+
+def main() -> None:
+    """Run every measurement and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=100, help="runs per measurement")
+    args = parser.parse_args()
+    rootfs = busybox_rootfs()
+    with tempfile.TemporaryDirectory(prefix="quilt-bench-") as tmp:
+        work = Path(tmp)
+        rows, extra = bench_quilt(work, args.n)
+        rows += bench_runtime("runc", rootfs, work, args.n)
+        rows += bench_runtime("crun", rootfs, work, args.n)
+        rows += bench_podman(rootfs, args.n)
+    report = table(rows)
+    notes = ratios(rows)
+    if "host_rss_per_container_kib" in extra:
+        notes.append(
+            f"- host memory per idle running container, outside the container: {extra['host_rss_per_container_kib']:.0f} KiB"
+        )
+    text = (
+        "# Benchmarks\n\n"
+        f"Measured by `bench/core.py -n {args.n}` on {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d')}, one run, all systems on the same busybox root filesystem.\n\n"
+        f"{report}\n\n" + "\n".join(notes) + "\n"
+    )
+    print(text)
+    (ROOT / "docs" / "benchmarks.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

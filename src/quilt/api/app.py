@@ -1,0 +1,45 @@
+"""The ASGI application: routers, the error envelope, request ids, and the platform's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from quilt import __version__
+from quilt.api import api_keys, containers, errors, guides, operations, system
+from quilt.api import exec as exec_routes
+from quilt.api.requestid import RequestId
+from quilt.engine.platform import Platform
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from quilt.settings import Settings
+
+
+def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
+    """Build the app for one server; the platform starts with the app's lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = Platform(settings)
+        app.state.platform = platform
+        try:
+            await platform.start()
+            if callable(on_ready):
+                on_ready(platform)
+            yield
+        finally:
+            await platform.close()
+
+    app = FastAPI(title="Quilt", version=__version__, lifespan=lifespan)
+    errors.install(app)
+    app.add_middleware(RequestId)
+    # Guides first: /api/containers/help must not be read as a container id.
+    routers = [m.router for m in (system, guides, containers, exec_routes, operations, api_keys)]
+    for router in routers:
+        app.include_router(router)
+    app.state.routers = routers
+    return app

@@ -1,0 +1,36 @@
+"""Authentication at the edge: `X-Api-Key`, `Authorization: Bearer`, or `?token=` for streams."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from quilt.engine.api_keys import Principal
+
+if TYPE_CHECKING:
+    from quilt.engine.platform import Platform
+
+
+def platform(request: Request) -> Platform:
+    """The platform this app serves."""
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+def credential(request: Request) -> str | None:
+    """The credential the request carries, by precedence: X-Api-Key, Bearer, ?token=."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.query_params.get("token")
+
+
+def principal(request: Request) -> Principal:
+    """Resolve the caller to a tenant (401 if missing or invalid)."""
+    return platform(request).api_keys.authenticate(credential(request))
+
+
+Caller = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,242 @@
+"""Concern guides: `/api/<concern>/help|examples|health`, JSON or Markdown.
+
+Help is generated from the registered routes and their pydantic models, so it cannot drift
+from what the server really accepts. Examples are canonical payloads (a test validates each
+against its route's model). Health probes the concern's real dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from quilt.api.auth import Caller, platform
+from quilt.errors import NotFound
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+router = APIRouter(prefix="/api", tags=["guides"])
+
+CONCERNS: Final = {
+    "containers": "Create, inspect, stop, start, delete containers; readiness, metrics, logs, env.",
+    "exec": "Run commands synchronously inside running containers; list and signal processes.",
+    "operations": "Follow asynchronous work (start, resume, batch create) by its receipt.",
+    "api-keys": "Mint, list and revoke API keys of your tenant.",
+}
+
+EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
+    "containers": [
+        {
+            "title": "Create a container that idles, ready for exec",
+            "method": "POST",
+            "path": "/api/containers",
+            "body": {"name": "demo", "image": "prod", "labels": {"team": "qa"}},
+        },
+        {
+            "title": "Create a container with a main command and limits",
+            "method": "POST",
+            "path": "/api/containers",
+            "body": {
+                "name": "worker",
+                "image": "prod",
+                "command": ["/bin/sh", "-lc", "echo hello && sleep 300"],
+                "environment": {"FOO": "bar"},
+                "working_directory": "/app",
+                "memory_limit_mb": 512,
+                "cpu_limit_percent": 50,
+                "strict": True,
+            },
+        },
+        {
+            "title": "Create several at once (follow the operation)",
+            "method": "POST",
+            "path": "/api/containers/batch",
+            "body": {"items": [{"name": "web-1"}, {"name": "web-2"}]},
+        },
+        {
+            "title": "Rename",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/rename",
+            "body": {"new_name": "renamed"},
+        },
+        {
+            "title": "Merge into the environment",
+            "method": "PATCH",
+            "path": "/api/containers/{container_id}/env",
+            "body": {"environment": {"LOG_LEVEL": "debug"}},
+        },
+    ],
+    "exec": [
+        {
+            "title": "Run a command through a shell, with a timeout",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/exec",
+            "body": {
+                "command": ["/bin/sh", "-lc", "ls / | wc -l"],
+                "workdir": "/",
+                "timeout_ms": 10000,
+            },
+        },
+    ],
+    "operations": [
+        {
+            "title": "Follow an operation until it is terminal",
+            "method": "GET",
+            "path": "/api/operations/{operation_id}",
+            "body": None,
+        },
+    ],
+    "api-keys": [
+        {"title": "Mint a key", "method": "POST", "path": "/api/api-keys", "body": {"name": "ci"}},
+    ],
+}
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every API route the app serves, read from the routers it was built from."""
+    routers: list[APIRouter] = app.state.routers
+    return [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+
+
+def routes_of(app: FastAPI, concern: str) -> list[APIRoute]:
+    """The API routes that belong to a concern (by their tag)."""
+    return [r for r in api_routes(app) if concern in (r.tags or [])]
+
+
+def body_model(route: APIRoute) -> type[BaseModel]:
+    """The pydantic model of a route's JSON body."""
+    assert route.body_field is not None  # noqa: S101 - callers check
+    model = route.body_field.field_info.annotation
+    assert isinstance(model, type)  # noqa: S101
+    assert issubclass(model, BaseModel)  # noqa: S101
+    return model
+
+
+def _body_fields(route: APIRoute) -> dict[str, Any]:
+    if route.body_field is None:
+        return {}
+    schema = body_model(route).model_json_schema()
+    required = set(schema.get("required", []))
+    return {
+        name: {
+            "type": prop.get("type") or [a.get("type") for a in prop.get("anyOf", [])],
+            "required": name in required,
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
+        for name, prop in schema.get("properties", {}).items()
+        if name != "async_mode"
+    }
+
+
+def describe(app: FastAPI, concern: str) -> dict[str, Any]:
+    """The help document of one concern, read off the live routes."""
+    routes = [
+        {
+            "method": method,
+            "path": route.path,
+            "summary": route.summary or "",
+            "description": (route.description or "").strip(),
+            "status": route.status_code or 200,
+            "query": [q.name for q in route.dependant.query_params],
+            "body": _body_fields(route),
+            "response": getattr(route.response_model, "__name__", None),
+        }
+        for route in routes_of(app, concern)
+        for method in sorted(route.methods or ())
+    ]
+    return {
+        "concern": concern,
+        "summary": CONCERNS[concern],
+        "routes": routes,
+        "rules": [
+            "Authenticate with X-Api-Key or Authorization: Bearer.",
+            "Errors share one shape: {error, error_code, request_id, details?, hint?}.",
+            "A 202 answer is a receipt: follow status_url until the operation is terminal.",
+        ],
+    }
+
+
+def markdown(data: Any, level: int = 1) -> str:
+    """Render nested JSON-like data as Markdown (headings for keys, lists for arrays)."""
+    if isinstance(data, dict):
+        parts = []
+        for key, value in data.items():
+            if isinstance(value, dict | list):
+                parts.append(f"{'#' * min(level, 6)} {key}\n\n{markdown(value, level + 1)}")
+            else:
+                parts.append(f"- **{key}**: {value}")
+        return "\n\n".join(parts)
+    if isinstance(data, list):
+        return "\n".join(
+            f"- {markdown(item, level + 1).replace(chr(10), chr(10) + '  ')}"
+            if isinstance(item, dict | list)
+            else f"- {item}"
+            for item in data
+        )
+    return str(data)
+
+
+def _negotiate(request: Request, data: dict[str, Any]) -> Response:
+    wants_md = request.query_params.get(
+        "format"
+    ) == "markdown" or "text/markdown" in request.headers.get("accept", "")
+    if wants_md:
+        return PlainTextResponse(markdown(data), media_type="text/markdown")
+    return JSONResponse(data)
+
+
+def _concern(name: str) -> str:
+    if name not in CONCERNS:
+        raise NotFound(
+            f"no concern named {name!r}", details={"expected": sorted(CONCERNS), "received": name}
+        )
+    return name
+
+
+@router.get("/{concern}/help", summary="Concern help")
+async def help_(request: Request, concern: str, _caller: Caller) -> Response:
+    """Routes, fields and rules of one concern, generated from the live routes."""
+    return _negotiate(request, describe(request.app, _concern(concern)))
+
+
+@router.get("/{concern}/examples", summary="Concern examples")
+async def examples(request: Request, concern: str, _caller: Caller) -> Response:
+    """Canonical payloads and flows of one concern."""
+    return _negotiate(request, {"concern": _concern(concern), "examples": EXAMPLES[concern]})
+
+
+@router.get("/{concern}/health", summary="Concern health")
+async def health(request: Request, concern: str, _caller: Caller) -> Response:
+    """Whether the concern can take new work right now, from real probes."""
+    p = platform(request)
+    _concern(concern)
+    components: list[dict[str, Any]] = []
+    if concern in ("containers", "exec"):
+        components = [
+            {"name": c.name, "ok": c.ok, "detail": c.detail}
+            for c in await p.node.health()
+            if concern == "containers" or c.name in ("runtime", "minit")
+        ]
+    database_ok = p.store.writable()
+    components.append(
+        {"name": "database", "ok": database_ok, "detail": p.store.engine.dialect.name}
+    )
+    if concern == "operations":
+        components.append(
+            {"name": "tasks", "ok": not p.tasks.closed, "detail": f"{len(p.tasks)} running"}
+        )
+    body: dict[str, Any] = {
+        "concern": concern,
+        "status": "ok" if all(c["ok"] for c in components) else "degraded",
+        "components": components,
+    }
+    if concern == "containers":
+        body["runtime"] = p.node.runtime.name
+        body["storage_backend"] = p.node.storage.backend
+        body["warm_pool"] = {image: len(members) for image, members in p.node.pool.ready.items()}
+    return _negotiate(request, body)

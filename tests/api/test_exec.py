@@ -1,0 +1,149 @@
+"""Exec concern through the HTTP API: synchronous commands inside real containers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.anyio, pytest.mark.host]
+
+
+@pytest.fixture
+async def ctr(api: Any) -> str:
+    """A running busybox container for the test."""
+    response = await api.client.post(
+        "/api/containers",
+        json={"name": "exec-target", "image": "busybox", "environment": {"BASE": "yes"}},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["container_id"])
+
+
+async def exec_(api: Any, cid: str, body: dict[str, Any]) -> Any:
+    """POST an exec request."""
+    return await api.client.post(f"/api/containers/{cid}/exec", json=body)
+
+
+async def test_exec_returns_output_inline(api: Any, ctr: str) -> None:
+    """Exec blocks until the command exits and returns stdout, stderr and the exit code."""
+    response = await exec_(
+        api, ctr, {"command": ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["container_id"] == ctr
+    assert body["stdout"] == "out\n"
+    assert body["stderr"] == "err\n"
+    assert body["exit_code"] == 3
+    assert body["timed_out"] is False
+    assert body["execution_time_ms"] >= 0
+
+
+async def test_exec_honours_workdir_and_environment(api: Any, ctr: str) -> None:
+    """Workdir sets the directory; request environment adds to the container's."""
+    body = (
+        await exec_(
+            api,
+            ctr,
+            {
+                "command": ["/bin/sh", "-c", "pwd; echo $BASE $EXTRA"],
+                "workdir": "/tmp",
+                "environment": {"EXTRA": "more"},
+            },
+        )
+    ).json()
+    assert body["stdout"] == "/tmp\nyes more\n"
+
+
+async def test_exec_timeout_kills_the_process_group(api: Any, ctr: str) -> None:
+    """A timed-out exec reports timed_out and leaves no process of it running."""
+    body = (
+        await exec_(
+            api, ctr, {"command": ["/bin/sh", "-c", "sleep 100 & sleep 100"], "timeout_ms": 300}
+        )
+    ).json()
+    assert body["timed_out"] is True
+    assert body["exit_code"] == 137
+    ps = (await exec_(api, ctr, {"command": ["ps", "-o", "args"]})).json()["stdout"]
+    assert "sleep 100" not in ps
+
+
+async def test_exec_output_is_capped_with_a_marker(api: Any, ctr: str) -> None:
+    """Output beyond the cap is cut and marked, and the command still completes."""
+    limit = api.platform.exec.output_limit
+    body = (
+        await exec_(
+            api,
+            ctr,
+            {
+                "command": [
+                    "/bin/sh",
+                    "-c",
+                    f"head -c {limit * 3} /dev/zero | tr '\\0' a; echo done >&2",
+                ]
+            },
+        )
+    ).json()
+    assert body["exit_code"] == 0
+    assert body["stdout_truncated"] is True
+    assert body["stdout"].startswith("a" * 1000)
+    assert body["stdout"].endswith(f"[quilt: output truncated at {limit} bytes]\n")
+    assert body["stderr"] == "done\n"
+
+
+async def test_exec_survives_non_utf8_output(api: Any, ctr: str) -> None:
+    """Bytes that are not UTF-8 become replacement characters, never a broken response."""
+    body = (await exec_(api, ctr, {"command": ["printf", "ok\\377\\376end"]})).json()
+    assert body["stdout"] == "ok\ufffd\ufffdend"
+
+
+async def test_missing_binary_is_exit_127(api: Any, ctr: str) -> None:
+    """A command that does not exist runs as exit code 127 with the reason on stderr."""
+    body = (await exec_(api, ctr, {"command": ["/no/such/tool"]})).json()
+    assert body["exit_code"] == 127
+    assert "/no/such/tool" in body["stderr"]
+
+
+async def test_command_as_string_is_422(api: Any, ctr: str) -> None:
+    """Command must be an argv array: a string is a schema error."""
+    response = await exec_(api, ctr, {"command": "echo hi"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_code"] == "UNPROCESSABLE_ENTITY"
+    assert "command" in body["error"]
+
+
+async def test_empty_command_is_400(api: Any, ctr: str) -> None:
+    """An empty argv is refused with an example of the right shape."""
+    response = await exec_(api, ctr, {"command": []})
+    assert response.status_code == 400
+    assert "example" in response.json()["details"]
+
+
+async def test_processes_list_and_signal(api: Any, ctr: str) -> None:
+    """Processes lists minit as pid 1 and a started process; DELETE signals it by pid."""
+    await exec_(api, ctr, {"command": ["/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 &"]})
+    listed = (await api.client.get(f"/api/containers/{ctr}/processes")).json()["processes"]
+    assert listed[0]["pid"] == 1
+    assert listed[0]["command"] == "minit"
+    sleeper = next(p for p in listed if p["args"][:2] == ["sleep", "300"])
+    killed = await api.client.delete(
+        f"/api/containers/{ctr}/processes/{sleeper['pid']}", params={"signal": "KILL"}
+    )
+    assert killed.status_code == 200
+    assert killed.json()["signal"] == "SIGKILL"
+    after = (await api.client.get(f"/api/containers/{ctr}/processes")).json()["processes"]
+    assert sleeper["pid"] not in {p["pid"] for p in after}
+    missing = await api.client.delete(f"/api/containers/{ctr}/processes/{sleeper['pid']}")
+    assert missing.status_code == 404
+    bad = await api.client.delete(f"/api/containers/{ctr}/processes/1", params={"signal": "NOPE"})
+    assert bad.status_code == 400
+
+
+async def test_exec_on_stopped_container_is_409_with_state(api: Any, ctr: str) -> None:
+    """Exec needs a running container: otherwise 409 with details.state."""
+    await api.client.post(f"/api/containers/{ctr}/stop")
+    response = await exec_(api, ctr, {"command": ["true"]})
+    assert response.status_code == 409
+    assert response.json()["details"] == {"state": "stopped"}

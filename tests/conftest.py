@@ -1,0 +1,152 @@
+"""Shared fixtures: a real Quilt server with its own data dir, bridge and subnet.
+
+Everything a server makes on the host (containers, namespaces, mounts, the storage pool,
+the bridge) is released by `quilt.node.purge` when the fixture ends, even after failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from quilt.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+API_KEY = "quilt_sk_test_" + secrets.token_hex(8)
+OTHER_KEY = "quilt_sk_other_" + secrets.token_hex(8)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip host tests with the reason when the machine cannot run containers."""
+    del config
+    reason = host_reason()
+    if reason is None:
+        return
+    for item in items:
+        if "host" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def host_reason() -> str | None:
+    """Why this machine cannot run real containers, or None if it can."""
+    if os.geteuid() != 0:
+        return "needs root (runc, mounts, namespaces)"
+    if shutil.which("runc") is None:
+        return "runc is not installed (run scripts/setup)"
+    return None
+
+
+def minit_binary() -> Path:
+    """The minit the set-up built (building it here if needed)."""
+    installed = Settings().minit_path
+    if installed.exists():
+        return installed
+    os.system(f"make -s -C {ROOT / 'minit'}")  # noqa: S605 - fixed argv, test-only
+    return ROOT / "minit" / "minit"
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings of a throwaway server: private data dir, bridge and /24 subnet, busybox image."""
+    tag = secrets.token_hex(3)
+    values: dict[str, Any] = {
+        "data_dir": tmp / "data",
+        "bridge": f"qt{tag}",
+        "subnet": f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(256)}.0/24",
+        "default_image": "busybox",
+        "warm_pool_images": "busybox",
+        "warm_pool_size": 0,
+        "api_keys": f"{API_KEY}:ten_test,{OTHER_KEY}:ten_other",
+        "minit_path": minit_binary(),
+        "pool_size_gb": 8,
+        "stop_grace_seconds": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def purge(settings: Settings) -> None:
+    """Release everything the server made on the host."""
+    from quilt.node.purge import purge as run  # noqa: PLC0415
+
+    asyncio.run(run(settings))
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run async tests and fixtures on asyncio."""
+    return "asyncio"
+
+
+class Server:
+    """An in-process server and clients for two tenants."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        transport = httpx.ASGITransport(app=app)
+        self.client = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://quilt.test",
+            headers={"X-Api-Key": API_KEY},
+            timeout=60,
+        )
+        self.other = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://quilt.test",
+            headers={"X-Api-Key": OTHER_KEY},
+            timeout=60,
+        )
+        self.anonymous = httpx.AsyncClient(
+            transport=transport, base_url="http://quilt.test", timeout=60
+        )
+
+    @property
+    def platform(self) -> Any:
+        """The engine behind the app."""
+        return self.app.state.platform
+
+    async def close(self) -> None:
+        """Close the clients."""
+        for client in (self.client, self.other, self.anonymous):
+            await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of the session's shared server; its host resources are purged at the end."""
+    if host_reason():
+        pytest.skip(host_reason() or "")
+    settings = make_settings(tmp_path_factory.mktemp("server"))
+    yield settings
+    purge(settings)
+
+
+@pytest.fixture(scope="session")
+async def server(server_settings: Settings) -> AsyncIterator[Server]:
+    """One real server for the API tests (real LocalNode, runc, overlayfs, netns)."""
+    from quilt.api.app import create_app  # noqa: PLC0415
+
+    app = create_app(server_settings)
+    async with app.router.lifespan_context(app):
+        srv = Server(app, server_settings)
+        yield srv
+        await srv.close()
+
+
+@pytest.fixture
+async def api(server: Server) -> AsyncIterator[Server]:
+    """The shared server; containers a test leaves behind are deleted after it."""
+    yield server
+    platform = server.platform
+    for record in platform.store.containers.list(None):
+        await platform.containers.delete(record.tenant_id, record.container_id)
