@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quilt.drivers.runtime import ocispec
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def spec(**overrides: Any) -> ocispec.RuntimeSpec:
@@ -84,3 +87,19 @@ def test_minit_and_binds_are_mounted() -> None:
     assert by_dest["/.quilt/minit"]["source"] == "/opt/minit"
     assert "ro" in by_dest["/.quilt/minit"]["options"]
     assert "rw" in by_dest["/etc/hosts"]["options"]
+
+
+def test_crun_falls_back_to_runc_on_hybrid_cgroups(tmp_path: Path) -> None:
+    """On a hybrid cgroup host crun is replaced by runc, with the reason; elsewhere it is kept."""
+    from quilt.drivers.runtime.oci import cgroup_layout, choose_runtime  # noqa: PLC0415
+
+    assert choose_runtime("crun", "hybrid")[0] == "runc"
+    assert choose_runtime("crun", "hybrid")[1]
+    assert choose_runtime("crun", "unified") == ("crun", None)
+    assert choose_runtime("runc", "hybrid") == ("runc", None)
+    (tmp_path / "unified").mkdir()
+    assert cgroup_layout(tmp_path) == "legacy"
+    (tmp_path / "unified" / "cgroup.controllers").touch()
+    assert cgroup_layout(tmp_path) == "hybrid"
+    (tmp_path / "cgroup.controllers").touch()
+    assert cgroup_layout(tmp_path) == "unified"

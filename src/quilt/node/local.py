@@ -27,7 +27,7 @@ from quilt.domain.records import PhaseRecord, now
 from quilt.drivers.network import bridge, netns
 from quilt.drivers.runtime import cgroups, console, ocispec, processes
 from quilt.drivers.runtime.minit import MinitClient, MinitUnavailable
-from quilt.drivers.runtime.oci import OciRuntime
+from quilt.drivers.runtime.oci import OciRuntime, cgroup_layout, choose_runtime
 from quilt.drivers.storage import overlay
 from quilt.drivers.storage.images import Image, ImageStore
 from quilt.drivers.storage.paths import make_dirs_inside
@@ -84,7 +84,10 @@ class LocalNode:
         self.storage = StoragePool.open(
             settings.data_dir, size_gb=settings.pool_size_gb, backend=settings.storage_backend
         )
-        self.runtime = OciRuntime(settings.runtime, self.layout.runtime_root)
+        runtime, self.runtime_note = choose_runtime(settings.runtime, cgroup_layout())
+        if self.runtime_note:
+            log.warning("runtime.fallback", reason=self.runtime_note)
+        self.runtime = OciRuntime(runtime, self.layout.runtime_root)
         self.layout.containers.mkdir(parents=True, exist_ok=True)
         bridge.ensure_bridge(settings.bridge, self.subnet)
         self.pool = WarmPool(self, settings.pool_images, settings.warm_pool_size)
@@ -452,7 +455,10 @@ class LocalNode:
         """Whether the runtime, minit, images, storage and bridge work right now."""
         checks: list[ComponentHealth] = []
         try:
-            checks.append(ComponentHealth("runtime", ok=True, detail=self.runtime.version()))
+            detail = self.runtime.version() + (
+                f" ({self.runtime_note})" if self.runtime_note else ""
+            )
+            checks.append(ComponentHealth("runtime", ok=True, detail=detail))
         except HostError as exc:
             checks.append(ComponentHealth("runtime", ok=False, detail=exc.message))
         minit = self.settings.minit_path

@@ -1,56 +1,114 @@
-"""The Quilt bridge: created once with the gateway address; containers' veths join it.
+"""The Quilt bridge: a Linux bridge holding the gateway address, which containers' veths join.
 
-Never changes host-wide settings (forwarding, NAT): those belong to a later network concern.
+Owns the bridge device only. Must not change host-wide settings (forwarding sysctls, NAT,
+firewall rules): those belong to a later network concern.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import socket
+import struct
 from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from quilt.drivers.commands import run
+from quilt.domain.ipam import mac_for
+from quilt.drivers.commands import describe_failure, run
+from quilt.errors import HostError
 
 if TYPE_CHECKING:
     from quilt.domain.ipam import Subnet
 
+SYS_NET: Final = Path("/sys/class/net")
+IFF_UP: Final = 0x1
+# `addr_assign_type` 3 (NET_ADDR_SET): the MAC was set by hand, so the bridge keeps it.
+NET_ADDR_SET: Final = 3
+SIOCGIFADDR: Final = 0x8915
+SIOCGIFNETMASK: Final = 0x891B
+
 
 @dataclass(frozen=True)
 class BridgeState:
-    """What the host says about a bridge."""
+    """What the host says about a bridge right now."""
 
     exists: bool
     up: bool
-    addresses: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)  # IPv4 in CIDR form, e.g. 10.203.0.1/16
 
 
-def _sys(name: str) -> Path:
-    return Path("/sys/class/net") / name
+def _sysfs(name: str, attribute: str) -> str | None:
+    try:
+        return (SYS_NET / name / attribute).read_text().strip()
+    except OSError:
+        return None
+
+
+def _is_up(name: str) -> bool:
+    flags = _sysfs(name, "flags")
+    return flags is not None and bool(int(flags, 16) & IFF_UP)
+
+
+def ipv4_interface(name: str) -> IPv4Interface | None:
+    """The primary IPv4 address/prefix of an interface, read with ioctls (no process spawned).
+
+    Reads the network namespace of the calling thread, so a thread that has joined a container's
+    namespace sees that namespace's interfaces.
+    """
+    request = struct.pack("256s", name.encode())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            address = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, request)
+            netmask = fcntl.ioctl(sock.fileno(), SIOCGIFNETMASK, request)
+        except OSError:  # no such device, or it has no IPv4 address
+            return None
+    # struct ifreq: 16 bytes of name, then a sockaddr_in whose address starts at byte 4.
+    return IPv4Interface(f"{socket.inet_ntoa(address[20:24])}/{socket.inet_ntoa(netmask[20:24])}")
 
 
 def bridge_state(name: str) -> BridgeState:
-    """Whether the bridge exists and is up, and its IPv4 addresses."""
-    if not (_sys(name) / "bridge").exists():
+    """Whether the bridge exists and is up, and all of its IPv4 addresses."""
+    if not (SYS_NET / name / "bridge").is_dir():
         return BridgeState(exists=False, up=False)
-    flags = int((_sys(name) / "flags").read_text(), 16)
-    shown = run(["ip", "-o", "-4", "addr", "show", "dev", name], check=False).text
-    addresses = [line.split()[3] for line in shown.splitlines() if len(line.split()) > 3]  # noqa: PLR2004
-    return BridgeState(exists=True, up=bool(flags & 1), addresses=addresses)
+    shown = run(["ip", "-j", "-4", "addr", "show", "dev", name], check=False)
+    addresses: list[str] = []
+    if shown.returncode == 0:
+        with contextlib.suppress(ValueError):  # the bridge vanished between the two reads
+            for link in json.loads(shown.text or "[]"):
+                addresses += [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])]
+    return BridgeState(exists=True, up=_is_up(name), addresses=addresses)
 
 
 def ensure_bridge(name: str, subnet: Subnet) -> None:
-    """Create the bridge with the gateway address if missing, and bring it up (idempotent)."""
-    gateway = f"{subnet.gateway}/{subnet.prefixlen}"
-    state = bridge_state(name)
-    if not state.exists:
-        run(["ip", "link", "add", name, "type", "bridge"])
-    if gateway not in state.addresses:
-        run(["ip", "addr", "replace", gateway, "dev", name])
-    if not state.up:
+    """Create the bridge with the gateway address if missing and bring it up (idempotent).
+
+    When the bridge already exists, up, with its MAC pinned and the gateway as its primary
+    address, this only reads sysfs and two ioctls.
+    """
+    gateway = IPv4Interface(f"{subnet.gateway}/{subnet.prefixlen}")
+    # A bridge without a MAC of its own takes the lowest MAC among its ports, so it would change
+    # whenever a container comes or goes and containers' ARP entries for the gateway would go
+    # stale. Pinning one derived from the gateway keeps it stable.
+    mac = mac_for(subnet.gateway)
+    if not (SYS_NET / name).exists():
+        run(["ip", "link", "add", name, "address", mac, "type", "bridge"])
+    elif not (SYS_NET / name / "bridge").is_dir():
+        raise HostError(f"network interface {name} exists but is not a bridge")
+    if _sysfs(name, "addr_assign_type") != str(NET_ADDR_SET):
+        run(["ip", "link", "set", name, "address", mac])
+    if ipv4_interface(name) != gateway and str(gateway) not in bridge_state(name).addresses:
+        run(["ip", "addr", "replace", str(gateway), "dev", name])
+    if not _is_up(name):
         run(["ip", "link", "set", name, "up"])
 
 
 def delete_bridge(name: str) -> None:
-    """Delete the bridge if it exists."""
-    if _sys(name).exists():
-        run(["ip", "link", "del", name], check=False)
+    """Delete the bridge if it exists (idempotent); ports still attached are detached."""
+    if (SYS_NET / name / "bridge").is_dir():
+        done = run(["ip", "link", "del", name], check=False)
+        # Fail only if it is still there: losing a race with another delete is not a failure.
+        if done.returncode != 0 and (SYS_NET / name).exists():
+            raise HostError(describe_failure(done.argv, done.returncode, done.stderr))

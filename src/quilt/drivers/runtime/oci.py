@@ -51,6 +51,26 @@ def is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
+def cgroup_layout(root: Path = Path("/sys/fs/cgroup")) -> str:
+    """`unified` (cgroup v2 only), `hybrid` (v1 controllers plus a v2 tree) or `legacy` (v1)."""
+    if (root / "cgroup.controllers").exists():
+        return "unified"
+    if (root / "unified" / "cgroup.controllers").exists():
+        return "hybrid"
+    return "legacy"
+
+
+def choose_runtime(wanted: str, layout: str) -> tuple[str, str | None]:
+    """The runtime to use, and why it differs from the one asked for (None if it does not).
+
+    crun refuses hybrid cgroup layouts, and the workaround (a private mount namespace hiding
+    the v2 tree) puts memory cgroups outside the server's own, so there runc is used instead.
+    """
+    if wanted == "crun" and layout == "hybrid":
+        return "runc", "crun does not support this host's hybrid cgroup layout; using runc"
+    return wanted, None
+
+
 class OciRuntime:
     """One OCI runtime binary with its own state root."""
 
