@@ -211,7 +211,6 @@ def busybox_rootfs() -> Path:
     """The busybox image's root filesystem from the image cache."""
     sys.path.insert(0, str(ROOT / "src"))
     from quilt.drivers.storage.images import ImageStore  # noqa: PLC0415
-
     from quilt.settings import Settings  # noqa: PLC0415
 
     image = ImageStore(Settings().image_cache).ensure("busybox")

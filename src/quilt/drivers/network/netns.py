@@ -1,37 +1,94 @@
 """Per-container network namespaces: a named netns, a veth pair on the bridge, an address.
 
-The only module that creates or removes namespaces. Creation takes two `ip -batch` runs (host
-side, then inside the namespace); removal unmounts and unlinks the namespace file, and the
-kernel frees the veth pair with the namespace (far faster than `ip link del`).
+Owns /run/netns/<ns> and the veth pairs, made in-process over rtnetlink (no process spawned on
+the create path). Must not touch the bridge itself, NAT or host-wide sysctls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
-import ctypes.util
 import errno
 import hashlib
+import json
 import os
+import re
+import socket
+import struct
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 
-from quilt.drivers.commands import arun, run
+from quilt.drivers.commands import arun
+from quilt.drivers.network.bridge import ipv4_interface
 from quilt.errors import HostError
 
 if TYPE_CHECKING:
-    from ipaddress import IPv4Address
+    from collections.abc import Callable, Iterator
+    from types import TracebackType
 
     from quilt.domain.ipam import Subnet
 
+_T = TypeVar("_T")
+
 NETNS_DIR: Final = Path("/run/netns")
+SYS_NET: Final = Path("/sys/class/net")
+PEER_NAME: Final = "eth0"
+NETLINK_TIMEOUT: Final = 5.0
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+# Kernel ABI constants: linux/sched.h, linux/mount.h, linux/netlink.h, linux/rtnetlink.h,
+# linux/if_link.h, linux/veth.h, linux/if_addr.h, linux/route.h.
+CLONE_NEWNET: Final = 0x40000000
+MS_BIND: Final = 0x1000
+MS_REC: Final = 0x4000
+MS_SHARED: Final = 1 << 20
 MNT_DETACH: Final = 2
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+SOL_NETLINK: Final = 270
+NETLINK_EXT_ACK: Final = 11
+NLMSG_ERROR: Final = 2
+NLM_F_REQUEST: Final = 0x1
+NLM_F_ACK: Final = 0x4
+NLM_F_CAPPED: Final = 0x100
+NLM_F_ACK_TLVS: Final = 0x200
+NLM_F_EXCL: Final = 0x200
+NLM_F_CREATE: Final = 0x400
+NLMSGERR_ATTR_MSG: Final = 1
+NLA_F_NESTED: Final = 1 << 15
+RTM_NEWLINK: Final = 16
+RTM_DELLINK: Final = 17
+RTM_NEWADDR: Final = 20
+RTM_NEWROUTE: Final = 24
+IFLA_ADDRESS: Final = 1
+IFLA_IFNAME: Final = 3
+IFLA_MASTER: Final = 10
+IFLA_LINKINFO: Final = 18
+IFLA_NET_NS_FD: Final = 28
+IFLA_INFO_KIND: Final = 1
+IFLA_INFO_DATA: Final = 2
+VETH_INFO_PEER: Final = 1
+IFA_ADDRESS: Final = 1
+IFA_LOCAL: Final = 2
+RTA_OIF: Final = 4
+RTA_GATEWAY: Final = 5
+RT_TABLE_MAIN: Final = 254
+RTPROT_BOOT: Final = 3
+RTN_UNICAST: Final = 1
+IFF_UP: Final = 0x1
+RTF_GATEWAY: Final = 0x2
+LOOPBACK_INDEX: Final = 1  # the kernel always gives `lo` index 1 in a new namespace
+_HEADER: Final = struct.Struct("=IHHII")  # struct nlmsghdr
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
 class Netns:
-    """A container's network namespace as made."""
+    """A container's network namespace as made by `create`."""
 
     name: str
     path: Path
@@ -41,79 +98,540 @@ class Netns:
     mac: str
 
 
+@dataclass(frozen=True)
+class Interface:
+    """One interface inside a namespace, as the kernel reports it."""
+
+    name: str
+    mac: str
+    up: bool  # administratively up (IFF_UP)
+    operstate: str  # UP, DOWN, UNKNOWN (lo)...
+    addresses: tuple[IPv4Interface, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One IPv4 route of a namespace's main table."""
+
+    destination: str  # "default" or a CIDR
+    gateway: IPv4Address | None
+    device: str | None
+
+
+@dataclass(frozen=True)
+class NetnsReport:
+    """What a namespace really holds, read from the kernel (for readiness and diagnostics)."""
+
+    name: str
+    interfaces: tuple[Interface, ...]
+    routes: tuple[Route, ...]
+    host_veth: str
+    bridge: str | None  # the bridge the host end is attached to; None if detached or gone
+
+    def interface(self, name: str) -> Interface | None:
+        """The interface called `name`, if the namespace has one."""
+        return next((i for i in self.interfaces if i.name == name), None)
+
+    @property
+    def eth0_up(self) -> bool:
+        """Whether eth0 exists and is administratively up."""
+        eth0 = self.interface(PEER_NAME)
+        return eth0 is not None and eth0.up
+
+    @property
+    def eth0_address(self) -> IPv4Interface | None:
+        """eth0's first IPv4 address with its prefix."""
+        eth0 = self.interface(PEER_NAME)
+        return eth0.addresses[0] if eth0 and eth0.addresses else None
+
+    @property
+    def default_gateway(self) -> IPv4Address | None:
+        """The gateway of the default route, if there is one."""
+        return next((r.gateway for r in self.routes if r.destination == "default"), None)
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
 def host_veth_name(ns: str) -> str:
-    """The host end's name: `qv` + 12 hex of a hash of the namespace (15 characters at most)."""
+    """The host end's name: `qv` + 12 hex digits of a hash of the namespace (15 chars at most)."""
     return "qv" + hashlib.sha256(ns.encode()).hexdigest()[:12]
 
 
-def batch_host(ns: str, bridge: str, mac: str) -> str:
-    """`ip -batch` lines for the host side: namespace, veth pair, bridge port."""
-    veth = host_veth_name(ns)
+def check_name(ns: str) -> None:
+    """Refuse a namespace name that is not a plain file name (ValueError)."""
+    if not _NAME.fullmatch(ns):
+        raise ValueError(f"invalid network namespace name {ns!r}")
+
+
+def mac_bytes(mac: str) -> bytes:
+    """`02:42:0a:cb:00:02` as six bytes; ValueError unless it is a unicast MAC."""
+    parts = mac.split(":")
+    if len(parts) != 6 or not all(re.fullmatch(r"[0-9A-Fa-f]{2}", p) for p in parts):  # noqa: PLR2004
+        raise ValueError(f"invalid MAC address {mac!r}")
+    raw = bytes(int(p, 16) for p in parts)
+    if raw[0] & 1:
+        raise ValueError(f"MAC address {mac!r} is multicast; a container needs a unicast one")
+    return raw
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    size = 4 + len(payload)
+    return struct.pack("=HH", size, kind) + payload + b"\0" * (-size % 4)
+
+
+def _ifinfomsg(index: int = 0, *, up: bool = False) -> bytes:
+    # struct ifinfomsg; `change` names the flags being set, so other flags are left alone.
+    flags = IFF_UP if up else 0
+    return struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, flags, flags)
+
+
+def link_request(name: str) -> bytes:
+    """RTM_NEWLINK/RTM_DELLINK body naming an interface by name."""
+    return _ifinfomsg() + _attr(IFLA_IFNAME, name.encode() + b"\0")
+
+
+def veth_request(veth: str, bridge_index: int, peer_mac: bytes, netns_fd: int) -> bytes:
+    """RTM_NEWLINK body: a veth `veth` (up, on the bridge) whose peer eth0 starts in netns_fd."""
+    peer = (
+        _ifinfomsg()
+        + _attr(IFLA_IFNAME, PEER_NAME.encode() + b"\0")
+        + _attr(IFLA_ADDRESS, peer_mac)
+        + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd))
+    )
+    info = _attr(IFLA_INFO_KIND, b"veth\0") + _attr(
+        IFLA_INFO_DATA | NLA_F_NESTED, _attr(VETH_INFO_PEER | NLA_F_NESTED, peer)
+    )
     return (
-        f"netns add {ns}\n"
-        f"link add {veth} type veth peer name eth0 address {mac} netns {ns}\n"
-        f"link set {veth} master {bridge} up\n"
+        _ifinfomsg(up=True)
+        + _attr(IFLA_IFNAME, veth.encode() + b"\0")
+        + _attr(IFLA_MASTER, struct.pack("=I", bridge_index))
+        + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
     )
 
 
-def batch_inside(address: IPv4Address, subnet: Subnet) -> str:
-    """`ip -batch` lines run inside the namespace: address, links up, default route."""
-    return (
-        f"addr add {address}/{subnet.prefixlen} dev eth0\n"
-        "link set lo up\n"
-        "link set eth0 up\n"
-        f"route add default via {subnet.gateway}\n"
+def address_request(index: int, address: IPv4Address, prefixlen: int) -> bytes:
+    """RTM_NEWADDR body: `address/prefixlen` on interface `index`."""
+    head = struct.pack("=BBBBI", socket.AF_INET, prefixlen, 0, 0, index)
+    return head + _attr(IFA_LOCAL, address.packed) + _attr(IFA_ADDRESS, address.packed)
+
+
+def default_route_request(index: int, gateway: IPv4Address) -> bytes:
+    """RTM_NEWROUTE body: the default route via `gateway` out of interface `index`."""
+    head = struct.pack(
+        "=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0
     )
+    return head + _attr(RTA_GATEWAY, gateway.packed) + _attr(RTA_OIF, struct.pack("=I", index))
+
+
+def parse_report(ns: str, shown: str, bridge: str | None) -> NetnsReport:
+    """Build a report from what `ip -j -batch` printed for `addr show` then `route show`."""
+    decoder, parts, position = json.JSONDecoder(), [], 0
+    text = shown.strip()
+    while position < len(text):  # `ip -j -batch` prints one JSON array per command
+        part, position = decoder.raw_decode(text, position)
+        parts.append(part)
+        while position < len(text) and text[position].isspace():
+            position += 1
+    if len(parts) != 2:  # noqa: PLR2004
+        raise ValueError(f"expected the output of two commands, got {len(parts)}")
+    links, routes = parts
+    interfaces = tuple(
+        Interface(
+            name=link["ifname"],
+            mac=link.get("address", ""),
+            up="UP" in link.get("flags", []),
+            operstate=link.get("operstate", "UNKNOWN"),
+            addresses=tuple(
+                IPv4Interface(f"{a['local']}/{a['prefixlen']}")
+                for a in link.get("addr_info", [])
+                if a.get("family") == "inet"
+            ),
+        )
+        for link in links
+    )
+    table = tuple(
+        Route(
+            destination=route["dst"],
+            gateway=IPv4Address(route["gateway"]) if "gateway" in route else None,
+            device=route.get("dev"),
+        )
+        for route in routes
+    )
+    return NetnsReport(ns, interfaces, table, host_veth_name(ns), bridge)
+
+
+# -- rtnetlink ---------------------------------------------------------------------------------
+
+
+class _Rtnetlink:
+    """An rtnetlink socket; it acts on the network namespace of the thread that opened it."""
+
+    def __init__(self) -> None:
+        with _step("open an rtnetlink socket"):
+            self._sock = socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
+            )
+        try:
+            self._sock.settimeout(NETLINK_TIMEOUT)
+            # Extended acks: the kernel says *why* a request failed ("Nexthop has invalid
+            # gateway"), which goes into the error message.
+            with contextlib.suppress(OSError):
+                self._sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+            with _step("bind an rtnetlink socket"):
+                self._sock.bind((0, 0))
+        except BaseException:
+            self._sock.close()
+            raise
+        self._seq = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._sock.close()
+
+    def call(self, *steps: tuple[str, int, int, bytes], missing_ok: bool = False) -> None:
+        """Send every (step, type, flags, body) in one write and wait for every ack.
+
+        Raises HostError naming the first step that failed; with `missing_ok`, "no such
+        device" counts as done.
+        """
+        sent: dict[int, str] = {}
+        batch = b""
+        for step, kind, flags, body in steps:
+            self._seq += 1
+            sent[self._seq] = step
+            header = (
+                _HEADER.size + len(body),
+                kind,
+                flags | NLM_F_REQUEST | NLM_F_ACK,
+                self._seq,
+                0,
+            )
+            batch += _HEADER.pack(*header) + body
+        try:
+            self._sock.send(batch)
+            failures = self._acks(set(sent))
+        except OSError as exc:
+            raise HostError(f"rtnetlink `{'; '.join(sent.values())}` failed: {exc}") from exc
+        for seq, (code, why) in sorted(failures.items()):
+            if missing_ok and code == errno.ENODEV:
+                continue
+            reason = f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"
+            raise HostError(f"rtnetlink `{sent[seq]}` failed: {reason}{f': {why}' if why else ''}")
+
+    def _acks(self, pending: set[int]) -> dict[int, tuple[int, str]]:
+        """Read until every request is acknowledged; return the failed ones' errno and reason."""
+        failures: dict[int, tuple[int, str]] = {}
+        while pending:
+            data = self._sock.recv(65536)
+            offset = 0
+            while offset + _HEADER.size <= len(data):
+                size, kind, flags, seq, _ = _HEADER.unpack_from(data, offset)
+                if kind == NLMSG_ERROR and seq in pending:
+                    pending.discard(seq)
+                    (code,) = struct.unpack_from("=i", data, offset + _HEADER.size)
+                    if code:
+                        failures[seq] = (-code, _ack_message(data[offset : offset + size], flags))
+                offset += max((size + 3) & ~3, _HEADER.size)
+        return failures
+
+
+def _ack_message(message: bytes, flags: int) -> str:
+    """The human reason an extended ack carries (NLMSGERR_ATTR_MSG), if any."""
+    if not flags & NLM_F_ACK_TLVS:
+        return ""
+    # nlmsghdr, then the error code, then the request's header (and body unless capped).
+    echoed = _HEADER.size if flags & NLM_F_CAPPED else _HEADER.unpack_from(message, 20)[0]
+    offset = 20 + ((echoed + 3) & ~3)
+    while offset + 4 <= len(message):
+        size, kind = struct.unpack_from("=HH", message, offset)
+        if size < 4:  # noqa: PLR2004 - a malformed attribute ends the walk
+            break
+        if kind & 0x3FFF == NLMSGERR_ATTR_MSG:
+            return message[offset + 4 : offset + size].rstrip(b"\0").decode(errors="replace")
+        offset += (size + 3) & ~3
+    return ""
+
+
+# -- kernel calls ------------------------------------------------------------------------------
+
+
+def _errno_error(what: str) -> HostError:
+    """A HostError naming the syscall that just failed and its errno."""
+    code = ctypes.get_errno()
+    return HostError(f"{what} failed: {os.strerror(code)} ({errno.errorcode.get(code, code)})")
+
+
+def _syscall(result: int, what: str) -> None:
+    if result != 0:
+        raise _errno_error(what)
+
+
+@contextlib.contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Turn an OSError into a HostError that names the step."""
+    try:
+        yield
+    except OSError as exc:
+        raise HostError(f"{what} failed: {exc.strerror or exc}") from exc
+
+
+def _prepare_netns_dir() -> None:
+    """Make /run/netns a shared mount point, as `ip netns add` does.
+
+    Shared propagation means unmounting a namespace here also unmounts the copies that mount
+    namespaces created since hold, so the kernel can free the namespace.
+    """
+    NETNS_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+    target = bytes(NETNS_DIR)
+    if _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None) == 0:
+        return
+    if ctypes.get_errno() != errno.EINVAL:
+        raise _errno_error(f"mount --make-rshared {NETNS_DIR}")
+    # EINVAL: not a mount point yet; bind it onto itself first.
+    _syscall(_libc.mount(target, target, b"none", MS_BIND | MS_REC, None), f"bind {NETNS_DIR}")
+    _syscall(_libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None), "make it shared")
+
+
+def _release(path: Path) -> None:
+    """Unmount and remove a namespace file; missing or never mounted is fine."""
+    if _libc.umount2(bytes(path), MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOENT):
+            raise _errno_error(f"umount {path}")
+    with _step(f"remove {path}"):
+        path.unlink(missing_ok=True)
+
+
+def _delete_link(name: str) -> None:
+    with _Rtnetlink() as rtnl:
+        rtnl.call((f"ip link del {name}", RTM_DELLINK, 0, link_request(name)), missing_ok=True)
+
+
+def _sysfs(name: str, attribute: str) -> str | None:
+    try:
+        return (SYS_NET / name / attribute).read_text().strip()
+    except OSError:
+        return None
+
+
+def _peer_is_here(veth: str) -> bool:
+    """Whether a veth's peer lives in this namespace (so no namespace teardown will free it)."""
+    index, peer_index = _sysfs(veth, "ifindex"), _sysfs(veth, "iflink")
+    if index is None or peer_index is None:
+        return False
+    try:
+        peer = socket.if_indextoname(int(peer_index))
+    except OSError:
+        return False  # no such index here: the peer is in another namespace
+    return peer != veth and _sysfs(peer, "iflink") == index
+
+
+def _start_thread(work: Callable[[], _T], name: str) -> tuple[threading.Thread, Future[_T]]:
+    """Run `work` on a new thread of its own.
+
+    Namespace calls (unshare, setns) change only the calling thread, so they run on a thread
+    that ends afterwards and never on the event loop's or a pooled one.
+    """
+    outcome: Future[_T] = Future()
+    outcome.set_running_or_notify_cancel()  # so cancelling an awaiter cannot cancel it
+
+    def body() -> None:
+        try:
+            outcome.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.set_exception(exc)
+
+    thread = threading.Thread(target=body, name=name, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+# -- create / delete ---------------------------------------------------------------------------
+
+
+def _config_steps(
+    ns: str, eth0: int, address: IPv4Address, subnet: Subnet
+) -> list[tuple[str, int, int, bytes]]:
+    """The requests that configure a namespace from inside, in the order they must apply."""
+    new = NLM_F_CREATE | NLM_F_EXCL
+    return [
+        (f"ip -n {ns} link set lo up", RTM_NEWLINK, 0, _ifinfomsg(LOOPBACK_INDEX, up=True)),
+        (f"ip -n {ns} link set {PEER_NAME} up", RTM_NEWLINK, 0, _ifinfomsg(eth0, up=True)),
+        (
+            f"ip -n {ns} addr add {address}/{subnet.prefixlen} dev {PEER_NAME}",
+            RTM_NEWADDR,
+            new,
+            address_request(eth0, address, subnet.prefixlen),
+        ),
+        # Last: the gateway must already be on-link through eth0's address and carrier.
+        (
+            f"ip -n {ns} route add default via {subnet.gateway}",
+            RTM_NEWROUTE,
+            new,
+            default_route_request(eth0, subnet.gateway),
+        ),
+    ]
+
+
+def _make(ns: str, bridge: str, address: IPv4Address, subnet: Subnet, mac: bytes) -> None:
+    """Make the namespace and its wiring; runs on a thread of its own, which it moves inside."""
+    veth, path = host_veth_name(ns), NETNS_DIR / ns
+    try:
+        bridge_index = socket.if_nametoindex(bridge)
+    except OSError as exc:
+        raise HostError(f"cannot create network namespace {ns}: no bridge {bridge}") from exc
+    with _Rtnetlink() as host:  # opened before unshare, so it acts on the host's namespace
+        _prepare_netns_dir()
+        with _step(f"create {path}"):  # O_EXCL: an existing namespace is refused, not reused
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
+        made_veth = False
+        try:
+            if (SYS_NET / veth).exists():
+                # Left by a namespace of the same name deleted moments ago: the kernel frees
+                # that pair asynchronously (~25 ms later), so free the name now.
+                step = f"ip link del {veth} (stale)"
+                host.call((step, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
+            _syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            source = b"/proc/thread-self/ns/net"  # this thread's namespace, not the process's
+            _syscall(_libc.mount(source, bytes(path), b"none", MS_BIND, None), f"bind {path}")
+            with _Rtnetlink() as inside:
+                with _step(f"open {path}"):
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    step = f"ip link add {veth} master {bridge} up type veth peer {PEER_NAME} {ns}"
+                    body = veth_request(veth, bridge_index, mac, fd)
+                    host.call((step, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body))
+                finally:
+                    os.close(fd)
+                made_veth = True
+                with _step(f"find {PEER_NAME} in {ns}"):
+                    eth0 = socket.if_nametoindex(PEER_NAME)  # looked up inside: this thread is
+                inside.call(*_config_steps(ns, eth0, address, subnet))
+        except BaseException:
+            # Undo in reverse. Deleting the veth now rather than leaving it to the namespace's
+            # asynchronous teardown means a failed create leaves nothing, not even for a moment.
+            if made_veth:
+                with contextlib.suppress(HostError):
+                    step = f"ip link del {veth}"
+                    host.call((step, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
+            _release(path)
+            raise
 
 
 async def create(ns: str, *, bridge: str, address: IPv4Address, subnet: Subnet, mac: str) -> Netns:
-    """Make the namespace and wire it to the bridge; on failure nothing is left behind."""
+    """Make /run/netns/<ns> with eth0 (address, MAC, default route) wired to the bridge.
+
+    On failure nothing is left behind and the HostError names the step that failed.
+    """
+    check_name(ns)
+    raw_mac = mac_bytes(mac)
+    thread, outcome = _start_thread(
+        lambda: _make(ns, bridge, address, subnet, raw_mac), f"quilt-netns-{ns}"
+    )
     try:
-        await arun(["ip", "-batch", "-"], stdin=batch_host(ns, bridge, mac).encode(), timeout=10)
-        await arun(
-            ["ip", "-n", ns, "-batch", "-"],
-            stdin=batch_inside(address, subnet).encode(),
-            timeout=10,
-        )
-    except HostError:
-        delete(ns)
+        await asyncio.wrap_future(outcome)
+    except asyncio.CancelledError:
+        # The kernel work takes milliseconds and cannot stop half-way. Wait for it without
+        # awaiting (a cancelled scope would interrupt the await again), then undo it.
+        thread.join()
+        if outcome.exception() is None:
+            delete(ns)
         raise
-    return Netns(ns, NETNS_DIR / ns, host_veth_name(ns), address, subnet.gateway, mac)
+    return Netns(ns, NETNS_DIR / ns, host_veth_name(ns), address, subnet.gateway, mac.lower())
 
 
 def delete(ns: str) -> None:
-    """Unmount and remove the namespace file (idempotent); the kernel frees its veth pair."""
-    path = NETNS_DIR / ns
-    if _libc.umount2(str(path).encode(), MNT_DETACH) != 0:
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOENT):
-            raise HostError(f"umount2({path}) failed: {os.strerror(code)}")
-    path.unlink(missing_ok=True)
+    """Unmount and remove the namespace file (idempotent); the kernel then frees its veth pair.
+
+    The kernel frees the pair asynchronously (tens of ms later) once nothing else holds the
+    namespace. The host end is deleted explicitly only when its peer is not in a namespace at
+    all (a half-made pair), since then nothing would ever free it.
+    """
+    check_name(ns)
+    _release(NETNS_DIR / ns)
     veth = host_veth_name(ns)
-    if Path(f"/sys/class/net/{veth}").exists():
-        # Only when a half-made pair never reached the namespace.
-        run(["ip", "link", "del", veth], check=False)
+    if (SYS_NET / veth).exists() and _peer_is_here(veth):
+        _delete_link(veth)
 
 
 def exists(ns: str) -> bool:
     """Whether the namespace file exists."""
+    check_name(ns)
     return (NETNS_DIR / ns).exists()
 
 
 def list_names(prefix: str) -> list[str]:
-    """Our namespaces, by name prefix."""
+    """Our namespaces (those whose name starts with `prefix`), sorted; for orphan cleanup."""
     try:
         return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
     except FileNotFoundError:
         return []
 
 
-def configured(ns: str, address: IPv4Address) -> bool:
-    """Cheap readiness probe: the namespace exists and its veth is up on a bridge."""
-    del address  # assigned at creation; the namespace is never re-addressed behind our back
-    veth = Path("/sys/class/net") / host_veth_name(ns)
+# -- reading -----------------------------------------------------------------------------------
+
+
+async def inspect(ns: str) -> NetnsReport:
+    """Read the namespace's interfaces, addresses and routes from the kernel (one `ip` run)."""
+    check_name(ns)
+    if not exists(ns):
+        raise HostError(f"network namespace {ns} does not exist ({NETNS_DIR / ns} is missing)")
+    shown = await arun(
+        ["ip", "-n", ns, "-j", "-batch", "-"], stdin=b"addr show\nroute show\n", timeout=10
+    )
+    master = SYS_NET / host_veth_name(ns) / "master"
+    bridge = master.resolve().name if master.exists() else None
     try:
-        state = (veth / "operstate").read_text().strip()
+        return parse_report(ns, shown.text, bridge)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HostError(f"cannot read `ip -n {ns} -j -batch` output: {exc}") from exc
+
+
+def _inside_configured(path: Path, address: IPv4Address) -> bool:
+    """Runs on a thread of its own, which it moves into the namespace to look."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
-    return exists(ns) and state in ("up", "unknown") and (veth / "master").exists()
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            return False
+    finally:
+        os.close(fd)
+    found = ipv4_interface(PEER_NAME)
+    if found is None or found.ip != address:
+        return False
+    # /proc/thread-self/net shows this thread's namespace: columns Iface, Destination, Gateway,
+    # Flags (hex, little-endian addresses).
+    try:
+        table = Path("/proc/thread-self/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    return any(
+        row[0] == PEER_NAME and row[1] == "00000000" and int(row[3], 16) & RTF_GATEWAY
+        for row in (line.split() for line in table)
+        if len(row) > 3  # noqa: PLR2004
+    )
+
+
+def configured(ns: str, address: IPv4Address) -> bool:
+    """Cheap readiness probe: whether the namespace is wired and addressed as made.
+
+    The namespace file exists, its host veth is up (so eth0 is too) on a bridge, and eth0 holds
+    `address` with a default route. Spawns no process (~0.3 ms): sysfs, then a short-lived
+    thread that joins the namespace and asks with ioctls and /proc.
+    """
+    check_name(ns)
+    path, veth = NETNS_DIR / ns, host_veth_name(ns)
+    if not path.exists() or _sysfs(veth, "operstate") != "up":
+        return False
+    if not (SYS_NET / veth / "master").exists():
+        return False
+    thread, outcome = _start_thread(lambda: _inside_configured(path, address), "quilt-netns-probe")
+    thread.join()
+    return outcome.result()
