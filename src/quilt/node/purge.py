@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quilt.drivers.network import bridge
@@ -14,12 +13,6 @@ from quilt.store.store import Store
 
 if TYPE_CHECKING:
     from quilt.settings import Settings
-
-
-def bridge_has_ports(name: str) -> bool:
-    """Whether any interface is still attached to the bridge."""
-    ports = Path(f"/sys/class/net/{name}/brif")
-    return ports.exists() and any(ports.iterdir())
 
 
 async def purge(settings: Settings) -> list[str]:
@@ -39,6 +32,7 @@ async def purge(settings: Settings) -> list[str]:
         store.close()
     pool.release(settings.data_dir)
     shutil.rmtree(Layout(settings.data_dir).sockets, ignore_errors=True)
-    if not bridge_has_ports(settings.bridge):
+    # The kernel frees veth pairs a few tens of ms after their namespace goes.
+    if bridge.wait_until_unused(settings.bridge, timeout=2.0):
         bridge.delete_bridge(settings.bridge)
     return hosted

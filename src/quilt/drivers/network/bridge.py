@@ -11,6 +11,7 @@ import fcntl
 import json
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -103,6 +104,28 @@ def ensure_bridge(name: str, subnet: Subnet) -> None:
         run(["ip", "addr", "replace", str(gateway), "dev", name])
     if not _is_up(name):
         run(["ip", "link", "set", name, "up"])
+
+
+def ports(name: str) -> list[str]:
+    """The interfaces attached to the bridge, sorted (none if it does not exist)."""
+    try:
+        return sorted(p.name for p in (SYS_NET / name / "brif").iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def wait_until_unused(name: str, timeout: float = 1.0) -> bool:
+    """Wait until no interface is attached to the bridge; False if some still are at `timeout`.
+
+    Deleting a namespace returns at once but the kernel frees its veth pair, and so the bridge
+    port, asynchronously (~20-40 ms later): call this before deciding a bridge is unused.
+    """
+    deadline = time.monotonic() + timeout
+    while ports(name):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def delete_bridge(name: str) -> None:

@@ -84,6 +84,8 @@ LOOPBACK_INDEX: Final = 1  # the kernel always gives `lo` index 1 in a new names
 _HEADER: Final = struct.Struct("=IHHII")  # struct nlmsghdr
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_netns_dir_lock = threading.Lock()
+_netns_dir_ready = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -381,20 +383,25 @@ def _step(what: str) -> Iterator[None]:
 
 
 def _prepare_netns_dir() -> None:
-    """Make /run/netns a shared mount point, as `ip netns add` does.
+    """Make /run/netns a shared mount point, as `ip netns add` does (once per process).
 
     Shared propagation means unmounting a namespace here also unmounts the copies that mount
     namespaces created since hold, so the kernel can free the namespace.
     """
-    NETNS_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-    target = bytes(NETNS_DIR)
-    if _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None) == 0:
-        return
-    if ctypes.get_errno() != errno.EINVAL:
-        raise _errno_error(f"mount --make-rshared {NETNS_DIR}")
-    # EINVAL: not a mount point yet; bind it onto itself first.
-    _syscall(_libc.mount(target, target, b"none", MS_BIND | MS_REC, None), f"bind {NETNS_DIR}")
-    _syscall(_libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None), "make it shared")
+    with _netns_dir_lock:
+        if _netns_dir_ready.is_set():
+            return
+        NETNS_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+        target = bytes(NETNS_DIR)
+        if _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None) != 0:
+            if ctypes.get_errno() != errno.EINVAL:
+                raise _errno_error(f"mount --make-rshared {NETNS_DIR}")
+            # EINVAL: not a mount point yet; bind it onto itself first.
+            bind = _libc.mount(target, target, b"none", MS_BIND | MS_REC, None)
+            _syscall(bind, f"mount --rbind {NETNS_DIR} {NETNS_DIR}")
+            shared = _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None)
+            _syscall(shared, f"mount --make-rshared {NETNS_DIR}")
+        _netns_dir_ready.set()
 
 
 def _release(path: Path) -> None:
@@ -417,6 +424,11 @@ def _sysfs(name: str, attribute: str) -> str | None:
         return (SYS_NET / name / attribute).read_text().strip()
     except OSError:
         return None
+
+
+def _is_up(name: str) -> bool:
+    flags = _sysfs(name, "flags")
+    return flags is not None and bool(int(flags, 16) & IFF_UP)
 
 
 def _peer_is_here(veth: str) -> bool:
@@ -510,16 +522,19 @@ def _make(ns: str, bridge: str, address: IPv4Address, subnet: Subnet, mac: bytes
                     os.close(fd)
                 made_veth = True
                 with _step(f"find {PEER_NAME} in {ns}"):
-                    eth0 = socket.if_nametoindex(PEER_NAME)  # looked up inside: this thread is
+                    # By name, in this thread's namespace, which is now the new one.
+                    eth0 = socket.if_nametoindex(PEER_NAME)
                 inside.call(*_config_steps(ns, eth0, address, subnet))
-        except BaseException:
+        except BaseException as failure:
             # Undo in reverse. Deleting the veth now rather than leaving it to the namespace's
             # asynchronous teardown means a failed create leaves nothing, not even for a moment.
-            if made_veth:
-                with contextlib.suppress(HostError):
+            try:
+                if made_veth:
                     step = f"ip link del {veth}"
                     host.call((step, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
-            _release(path)
+                _release(path)
+            except HostError as undo:
+                failure.add_note(f"undoing it failed too, so remove it by hand: {undo}")
             raise
 
 
@@ -622,13 +637,15 @@ def _inside_configured(path: Path, address: IPv4Address) -> bool:
 def configured(ns: str, address: IPv4Address) -> bool:
     """Cheap readiness probe: whether the namespace is wired and addressed as made.
 
-    The namespace file exists, its host veth is up (so eth0 is too) on a bridge, and eth0 holds
-    `address` with a default route. Spawns no process (~0.3 ms): sysfs, then a short-lived
-    thread that joins the namespace and asks with ioctls and /proc.
+    The namespace file exists, its host veth is up with carrier (so eth0 is up too) on a bridge,
+    and eth0 holds `address` with a default route. Spawns no process (~0.3 ms): sysfs, then a
+    short-lived thread that joins the namespace and asks with ioctls and /proc.
     """
     check_name(ns)
     path, veth = NETNS_DIR / ns, host_veth_name(ns)
-    if not path.exists() or _sysfs(veth, "operstate") != "up":
+    if not path.exists() or not _is_up(veth) or _sysfs(veth, "carrier") != "1":
+        # Not `operstate`: the kernel updates it from a work queue, so a pair made a moment ago
+        # can still read "unknown"; IFF_UP and carrier are set synchronously.
         return False
     if not (SYS_NET / veth / "master").exists():
         return False
