@@ -287,12 +287,20 @@ def bench_podman(rootfs: Path, n: int) -> list[Row]:
     for i in range(n):
         name = f"qbench-{i}"
         start = time.perf_counter()
+        # runc, as Quilt uses (crun refuses this host's hybrid cgroups); conmon runs with
+        # lower rlimits than podman's defaults, so the container asks for modest ones.
         done = sh(
             "podman",
             "run",
             "-d",
             "--name",
             name,
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
             "--network",
             "none",
             "--rootfs",

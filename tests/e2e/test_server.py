@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import pytest
@@ -34,7 +34,10 @@ def free_port() -> int:
 class Process:
     """A `quilt serve` child process with its settings."""
 
+    started: ClassVar[list[Process]] = []
+
     def __init__(self, settings: Settings, *, with_keys: bool = True) -> None:
+        Process.started.append(self)
         self.settings = settings
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -100,6 +103,11 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     """Settings for a server process; everything it made is purged afterwards."""
     s = make_settings(tmp_path, warm_pool_size=1)
     yield s
+    # A failed assertion may skip a test's own stop: no server outlives its test.
+    while Process.started:
+        proc = Process.started.pop()
+        if proc.proc.poll() is None:
+            proc.stop(signal.SIGKILL)
     purge(s)
 
 
