@@ -41,15 +41,17 @@ class BridgeState:
     addresses: list[str] = field(default_factory=list)  # IPv4 in CIDR form, e.g. 10.203.0.1/16
 
 
-def _sysfs(name: str, attribute: str) -> str | None:
+def link_attribute(name: str, attribute: str) -> str | None:
+    """One sysfs attribute of a network link, or None if the link is gone."""
     try:
         return (SYS_NET / name / attribute).read_text().strip()
     except OSError:
         return None
 
 
-def _is_up(name: str) -> bool:
-    flags = _sysfs(name, "flags")
+def link_is_up(name: str) -> bool:
+    """Whether the link is administratively up."""
+    flags = link_attribute(name, "flags")
     return flags is not None and bool(int(flags, 16) & IFF_UP)
 
 
@@ -80,7 +82,7 @@ def bridge_state(name: str) -> BridgeState:
         with contextlib.suppress(ValueError):  # the bridge vanished between the two reads
             for link in json.loads(shown.text or "[]"):
                 addresses += [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])]
-    return BridgeState(exists=True, up=_is_up(name), addresses=addresses)
+    return BridgeState(exists=True, up=link_is_up(name), addresses=addresses)
 
 
 def ensure_bridge(name: str, subnet: Subnet) -> None:
@@ -98,11 +100,11 @@ def ensure_bridge(name: str, subnet: Subnet) -> None:
         run(["ip", "link", "add", name, "address", mac, "type", "bridge"])
     elif not (SYS_NET / name / "bridge").is_dir():
         raise HostError(f"network interface {name} exists but is not a bridge")
-    if _sysfs(name, "addr_assign_type") != str(NET_ADDR_SET):
+    if link_attribute(name, "addr_assign_type") != str(NET_ADDR_SET):
         run(["ip", "link", "set", name, "address", mac])
     if ipv4_interface(name) != gateway and str(gateway) not in bridge_state(name).addresses:
         run(["ip", "addr", "replace", str(gateway), "dev", name])
-    if not _is_up(name):
+    if not link_is_up(name):
         run(["ip", "link", "set", name, "up"])
 
 

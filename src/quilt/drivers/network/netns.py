@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
 from quilt.drivers.commands import arun
-from quilt.drivers.network.bridge import ipv4_interface
+from quilt.drivers.network.bridge import ipv4_interface, link_attribute, link_is_up
 from quilt.errors import HostError
 
 if TYPE_CHECKING:
@@ -419,28 +419,16 @@ def _delete_link(name: str) -> None:
         rtnl.call((f"ip link del {name}", RTM_DELLINK, 0, link_request(name)), missing_ok=True)
 
 
-def _sysfs(name: str, attribute: str) -> str | None:
-    try:
-        return (SYS_NET / name / attribute).read_text().strip()
-    except OSError:
-        return None
-
-
-def _is_up(name: str) -> bool:
-    flags = _sysfs(name, "flags")
-    return flags is not None and bool(int(flags, 16) & IFF_UP)
-
-
 def _peer_is_here(veth: str) -> bool:
     """Whether a veth's peer lives in this namespace (so no namespace teardown will free it)."""
-    index, peer_index = _sysfs(veth, "ifindex"), _sysfs(veth, "iflink")
+    index, peer_index = link_attribute(veth, "ifindex"), link_attribute(veth, "iflink")
     if index is None or peer_index is None:
         return False
     try:
         peer = socket.if_indextoname(int(peer_index))
     except OSError:
         return False  # no such index here: the peer is in another namespace
-    return peer != veth and _sysfs(peer, "iflink") == index
+    return peer != veth and link_attribute(peer, "iflink") == index
 
 
 def _start_thread(work: Callable[[], _T], name: str) -> tuple[threading.Thread, Future[_T]]:
@@ -643,7 +631,7 @@ def configured(ns: str, address: IPv4Address) -> bool:
     """
     check_name(ns)
     path, veth = NETNS_DIR / ns, host_veth_name(ns)
-    if not path.exists() or not _is_up(veth) or _sysfs(veth, "carrier") != "1":
+    if not path.exists() or not link_is_up(veth) or link_attribute(veth, "carrier") != "1":
         # Not `operstate`: the kernel updates it from a work queue, so a pair made a moment ago
         # can still read "unknown"; IFF_UP and carrier are set synchronously.
         return False

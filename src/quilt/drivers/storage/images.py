@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -23,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from quilt.drivers.commands import describe_failure, run
+from quilt.drivers.locking import exclusive
 from quilt.drivers.storage.pool import mounts_under, read_mountinfo
 from quilt.errors import HostError, NotFound
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
 MANAGED: Final = ("prod", "busybox")
 RECIPE_VERSION: Final = {"prod": "1", "busybox": "1"}
@@ -283,7 +283,7 @@ class ImageStore:
         if image is not None:
             return image
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with _exclusive(self.cache_dir / f"{name}.lock"):
+        with exclusive(self.cache_dir / f"{name}.lock"):
             image = self.get(name)  # another builder may have finished while we waited
             if image is None:
                 self._build(name, progress or _ignore)
@@ -463,17 +463,6 @@ def stream(argv: Sequence[str], progress: Callable[[str], None], *, timeout: flo
             proc.stdout.close()
     if code != 0:
         raise HostError(describe_failure(argv, code, "\n".join(tail).encode()))
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `path` (a separate open file, so threads exclude too)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from quilt import logs
 from quilt.drivers.commands import run
+from quilt.drivers.locking import exclusive
 from quilt.errors import BadRequest, HostError, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -169,17 +170,6 @@ def read_mountinfo() -> list[MountEntry]:
     return parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `path`, so two processes never mount one pool twice."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _loop_devices(image: Path) -> list[str]:
     """Loop devices backed by `image` (`losetup -j` prints `/dev/loopN: [...]:ino (path)`)."""
     if not image.exists():
@@ -227,7 +217,7 @@ def release(data_dir: Path) -> None:
     if not image.exists():
         return
     root = str(data_dir / POOL_DIR)
-    with _locked(data_dir / LOCK_FILE):
+    with exclusive(data_dir / LOCK_FILE):
         loops = set(_loop_devices(image))
         for entry in reversed(mounts_at(read_mountinfo(), root)):
             if entry.source in loops:
@@ -266,7 +256,7 @@ class StoragePool:
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
         root = data_dir / POOL_DIR
-        with _locked(data_dir / LOCK_FILE):
+        with exclusive(data_dir / LOCK_FILE):
             if backend == "directory":
                 root.mkdir(exist_ok=True)
                 return cls("directory", root, "the directory backend was chosen", data_dir)
