@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 
 from quilt.api import views
 from quilt.api.auth import Caller, platform
-from quilt.domain import states
 from quilt.domain.records import rfc3339
-from quilt.errors import BadRequest, Conflict
+from quilt.errors import BadRequest
 from quilt.wire.common import Receipt
 from quilt.wire.containers import (
     BatchCreate,
@@ -56,7 +55,7 @@ async def create(
     """Create and start a container; 201 with the full status once readiness is probed."""
     p = platform(request)
     if execution == "async":
-        p.containers._spec(body)  # noqa: SLF001 - refuse bad input before the receipt
+        p.containers.validate(body)  # refuse bad input before any receipt exists
 
         async def work(_ctx: Any) -> dict[str, Any]:
             record, _, _ = await p.containers.create(caller.tenant_id, body)
@@ -113,14 +112,7 @@ async def ready(request: Request, container_id: str, caller: Caller) -> Readines
 @router.get("/{container_id}/metrics", response_model=Metrics, summary="Resource usage")
 async def metrics(request: Request, container_id: str, caller: Caller) -> Metrics:
     """CPU, memory and pids as the container's cgroups account them."""
-    p = platform(request)
-    record = p.containers.get(caller.tenant_id, container_id)
-    if record.state is not states.ContainerState.RUNNING:
-        raise Conflict(
-            f"container {container_id} is {record.state.value}: metrics need it running",
-            details={"state": record.state.value},
-        )
-    usage = p.node.usage(record.container_id)
+    record, usage = platform(request).containers.usage(caller.tenant_id, container_id)
     return Metrics(
         container_id=record.container_id,
         state=record.state.value,
@@ -138,11 +130,9 @@ async def container_logs(
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> Logs:
     """The newest `limit` lines the main command wrote (stdout and stderr)."""
-    p = platform(request)
-    record = p.containers.get(caller.tenant_id, container_id)
-    lines = p.node.logs(record.container_id, limit)
+    lines = platform(request).containers.logs(caller.tenant_id, container_id, limit)
     return Logs(
-        container_id=record.container_id,
+        container_id=container_id,
         logs=[
             LogEntry(
                 timestamp=rfc3339(line.timestamp) or "", stream=line.stream, message=line.message

@@ -25,9 +25,10 @@ from quilt.node.interface import LaunchSpec
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from quilt.drivers.runtime.cgroups import Usage
     from quilt.engine.operations import OperationContext, Operations
     from quilt.engine.tasks import Tasks
-    from quilt.node.interface import Launched, Node
+    from quilt.node.interface import Launched, LogLine, Node
     from quilt.settings import Settings
     from quilt.store.store import Store
     from quilt.wire.containers import CreateContainer
@@ -108,6 +109,21 @@ class Containers:
                 ) from exc
         return self.store.containers.list(tenant_id, wanted)
 
+    def usage(self, tenant_id: TenantId, container_id: str) -> tuple[ContainerRecord, Usage]:
+        """Resource usage from the cgroups; the container must be running."""
+        record = self.get(tenant_id, container_id)
+        if record.state is not ContainerState.RUNNING:
+            raise Conflict(
+                f"container {container_id} is {record.state.value}: metrics need it running",
+                details={"state": record.state.value},
+            )
+        return record, self.node.usage(record.container_id)
+
+    def logs(self, tenant_id: TenantId, container_id: str, limit: int) -> list[LogLine]:
+        """The newest `limit` lines the main command wrote."""
+        record = self.get(tenant_id, container_id)
+        return self.node.logs(record.container_id, limit)
+
     async def readiness(self, record: ContainerRecord) -> Readiness:
         """Probe the container for real and derive its readiness."""
         checks = await self.node.probe(record.container_id, record.image, record.ip_address)
@@ -115,7 +131,7 @@ class Containers:
 
     # -- create --------------------------------------------------------------------------
 
-    def _spec(self, request: CreateContainer) -> tuple[LaunchSpec, list[str]]:
+    def validate(self, request: CreateContainer) -> tuple[LaunchSpec, list[str]]:
         """Validate a create request into a launch spec (raises before any work starts)."""
         validation.check_name(request.name)
         image = request.image or self.settings.default_image
@@ -155,7 +171,7 @@ class Containers:
         self, tenant_id: TenantId, request: CreateContainer
     ) -> tuple[ContainerRecord, Readiness, Launched]:
         """Create and start a container; return only once readiness has been probed."""
-        spec, volumes = self._spec(request)
+        spec, volumes = self.validate(request)
         if self.store.containers.by_name(tenant_id, request.name) is not None:
             raise Conflict(
                 f"a container named {request.name!r} already exists",
@@ -195,7 +211,7 @@ class Containers:
     def submit_batch(self, tenant_id: TenantId, items: list[CreateContainer]) -> Any:
         """Create several containers in one operation; each item's outcome is recorded."""
         for item in items:
-            self._spec(item)  # refuse a bad batch before any work starts
+            self.validate(item)  # refuse a bad batch before any work starts
         names = [item.name for item in items]
         if len(set(names)) != len(names):
             raise BadRequest("two batch items share a name", details={"received": str(names)})
