@@ -378,3 +378,13 @@ async def wait_operation(api: Any, url: str, timeout: float = 30) -> dict[str, A
             return body
         assert asyncio.get_running_loop().time() < deadline, body
         await asyncio.sleep(0.02)
+
+
+async def test_stop_keeps_a_zero_exit_code(api: Any) -> None:
+    """A main command that exits 0 on SIGTERM is recorded with exit code 0, not lost."""
+    body = await create(
+        api, name="polite", command=["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
+    )
+    stopped = (await api.client.post(f"/api/containers/{body['container_id']}/stop")).json()
+    assert stopped["state"] == "stopped"
+    assert stopped["exit_code"] == 0

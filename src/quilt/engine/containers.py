@@ -286,10 +286,13 @@ class Containers:
                 await self.node.stop(record.container_id, self.settings.stop_grace_seconds)
             else:
                 await self.node.kill(record.container_id)
+            recorded = self.node.exit_code(record.container_id)
+            if recorded is None and not graceful:
+                recorded = 137  # SIGKILL ends minit before it can write a status line
             self.store.containers.update(
                 record.container_id,
                 state=ContainerState.STOPPED,
-                exit_code=self.node.exit_code(record.container_id) or (None if graceful else 137),
+                exit_code=recorded,
                 exited_at=now(),
                 pid=None,
             )
