@@ -92,6 +92,9 @@ class LocalNode:
         bridge.ensure_bridge(settings.bridge, self.subnet)
         self.pool = WarmPool(self, settings.pool_images, settings.warm_pool_size)
         self._address_lock = asyncio.Lock()
+        # The host's resolver config, read once: every container gets a copy at launch.
+        resolv = Path("/etc/resolv.conf")
+        self._resolv_conf = resolv.read_text() if resolv.exists() else ""
 
     # -- launch -------------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ class LocalNode:
 
     async def _allocate(self, owner: str) -> IPv4Address:
         async with self._address_lock:
-            held = self.store.addresses.owners().get(owner)
+            held = self.store.addresses.of(owner)
             if held is not None:
                 return IPv4Address(held)
             taken = {IPv4Address(a) for a in self.store.addresses.taken()}
@@ -199,9 +202,7 @@ class LocalNode:
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
             f"{address}\t{hostname}\n"
         )
-        resolv = Path("/etc/resolv.conf")
-        text = resolv.read_text() if resolv.exists() else ""
-        (paths.etc / "resolv.conf").write_text(text)
+        (paths.etc / "resolv.conf").write_text(self._resolv_conf)
 
     async def _run(
         self, container_id: str, spec: LaunchSpec, address: IPv4Address, phases: _Phases

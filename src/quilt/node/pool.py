@@ -71,7 +71,7 @@ class WarmPool:
                 log.warning("pool.claim_failed", container_id=member, error=exc.message)
                 await self._discard(member)
                 continue
-            address = self.node.store.addresses.owners().get(member, "")
+            address = self.node.store.addresses.of(member) or ""
             elapsed = round((time.perf_counter() - started) * 1000, 3)
             return Launched(
                 container_id=member,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from quilt.domain.ids import ContainerId, OperationId, TenantId
@@ -209,6 +209,14 @@ class Addresses(_Repository):
                 row.owner_id: row.address for row in conn.execute(select(a.owner_id, a.address))
             }
 
+    def of(self, owner_id: str) -> str | None:
+        """The address allocated to `owner_id`, if any."""
+        a = schema.addresses.c
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(a.address).where(a.owner_id == owner_id)
+            ).scalar_one_or_none()
+
     def claim(self, address: str, owner_id: str) -> bool:
         """Record `address` for `owner_id`; False if someone holds it already."""
         try:
@@ -358,11 +366,10 @@ class ApiKeys(_Repository):
 
     def count(self) -> int:
         """How many live keys exist across all tenants."""
+        k = schema.api_keys.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.api_keys.c.key_id).where(schema.api_keys.c.revoked_at.is_(None))
-            )
-            return len(rows.all())
+            query = select(func.count()).select_from(schema.api_keys).where(k.revoked_at.is_(None))
+            return int(conn.execute(query).scalar_one())
 
     def touch(self, key_id: str) -> None:
         """Record that a key was just used."""
