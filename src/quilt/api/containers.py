@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -40,6 +41,28 @@ def _accepted(receipt: Receipt) -> JSONResponse:
     return JSONResponse(receipt.model_dump(), status_code=202)
 
 
+def _in_background(
+    request: Request,
+    caller: Any,
+    kind: str,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    target_id: str | None = None,
+) -> JSONResponse:
+    """Answer `?execution=async`: run the direct route's work as an operation, 202 + receipt.
+
+    Callers check the request first (validation, existence) so bad input never gets a receipt.
+    """
+
+    async def work(_ctx: Any) -> dict[str, Any]:
+        return await run()
+
+    op = platform(request).operations.submit(
+        caller.tenant_id, f"containers.{kind}", work, target_type="container", target_id=target_id
+    )
+    return _accepted(views.receipt(op))
+
+
 async def _status(request: Request, tenant: Any, container_id: str) -> ContainerStatus:
     engine = platform(request).containers
     record = engine.get(tenant, container_id)
@@ -55,16 +78,13 @@ async def create(
     """Create and start a container; 201 with the full status once readiness is probed."""
     p = platform(request)
     if execution == "async":
-        p.containers.validate(body)  # refuse bad input before any receipt exists
+        p.containers.validate(body)
 
-        async def work(_ctx: Any) -> dict[str, Any]:
+        async def create_now() -> dict[str, Any]:
             record, _, _ = await p.containers.create(caller.tenant_id, body)
             return {"container_id": record.container_id, "name": record.name}
 
-        op = p.operations.submit(
-            caller.tenant_id, "containers.create", work, target_type="container"
-        )
-        return _accepted(views.receipt(op))
+        return _in_background(request, caller, "create", create_now)
     record, readiness, _ = await p.containers.create(caller.tenant_id, body)
     return views.container(record, readiness)
 
@@ -168,19 +188,12 @@ async def _end(
     if execution == "async":
         engine.get(caller.tenant_id, container_id)
 
-        async def work(_ctx: Any) -> dict[str, Any]:
+        async def end_now() -> dict[str, Any]:
             record = await action(caller.tenant_id, container_id)
             return {"container_id": record.container_id, "state": record.state.value}
 
         kind = "stop" if graceful else "kill"
-        op = p.operations.submit(
-            caller.tenant_id,
-            f"containers.{kind}",
-            work,
-            target_type="container",
-            target_id=container_id,
-        )
-        return _accepted(views.receipt(op))
+        return _in_background(request, caller, kind, end_now, target_id=container_id)
     record = await action(caller.tenant_id, container_id)
     return views.container(record, await engine.readiness(record))
 
@@ -226,18 +239,11 @@ async def delete(
     if execution == "async":
         p.containers.get(caller.tenant_id, container_id)
 
-        async def work(_ctx: Any) -> dict[str, Any]:
+        async def delete_now() -> dict[str, Any]:
             removed = await p.containers.delete(caller.tenant_id, container_id)
             return {"container_id": removed, "deleted": True}
 
-        op = p.operations.submit(
-            caller.tenant_id,
-            "containers.delete",
-            work,
-            target_type="container",
-            target_id=container_id,
-        )
-        return _accepted(views.receipt(op))
+        return _in_background(request, caller, "delete", delete_now, target_id=container_id)
     removed = await p.containers.delete(caller.tenant_id, container_id)
     return Deleted(container_id=removed)
 

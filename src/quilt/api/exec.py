@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +17,6 @@ router = APIRouter(prefix="/api/containers", tags=["exec"])
 async def run(request: Request, container_id: str, body: ExecRequest, caller: Caller) -> ExecResult:
     """Run `command` (argv) to completion and return its output inline; non-zero exit is 200."""
     p = platform(request)
-    started = time.perf_counter()
     outcome = await p.exec.run(
         caller.tenant_id,
         container_id,
@@ -33,7 +31,7 @@ async def run(request: Request, container_id: str, body: ExecRequest, caller: Ca
         exit_code=outcome.exit_code,
         stdout=render(outcome.stdout, truncated=outcome.stdout_truncated, limit=limit),
         stderr=render(outcome.stderr, truncated=outcome.stderr_truncated, limit=limit),
-        execution_time_ms=round((time.perf_counter() - started) * 1000),
+        execution_time_ms=round(outcome.duration_ms),
         timed_out=outcome.timed_out,
         stdout_truncated=outcome.stdout_truncated,
         stderr_truncated=outcome.stderr_truncated,
