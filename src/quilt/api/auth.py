@@ -28,8 +28,12 @@ def credential(request: Request) -> str | None:
     return request.query_params.get("token")
 
 
-def principal(request: Request) -> Principal:
-    """Resolve the caller to a tenant (401 if missing or invalid)."""
+async def principal(request: Request) -> Principal:
+    """Resolve the caller to a tenant (401 if missing or invalid).
+
+    Async on purpose: a sync dependency would cost every request a hop to the thread pool,
+    and the lookup is a dictionary hit after a key's first use.
+    """
     return platform(request).api_keys.authenticate(credential(request))
 
 

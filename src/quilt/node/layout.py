@@ -6,6 +6,7 @@
 <data_dir>/containers/<id>/console.log          the main command's log records
 <data_dir>/containers/<id>/etc/                 hosts, hostname, resolv.conf bound in
 <pool>/containers/<id>/{upper,work}             the writable layer (a btrfs subvolume)
+<data_dir>/tag                                  the data dir's host tag (see new_tag)
 /run/quilt/<tag>/<id>.sock                      minit's socket: the container cannot see it,
                                                 and the path stays short (AF_UNIX: 107 bytes)
 """
@@ -20,8 +21,12 @@ from typing import Final
 SOCKET_ROOT: Final = Path("/run/quilt")
 
 
-def host_tag(data_dir: Path) -> str:
-    """A short tag unique to a data dir, so two servers never touch each other's namespaces."""
+def new_tag(data_dir: Path) -> str:
+    """A short tag for a data dir, so two servers never touch each other's namespaces.
+
+    Derived from the path once, when the data dir is first used, and then kept in the data dir
+    (see `LocalNode`), so moving the data dir does not orphan its namespaces and sockets.
+    """
     return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:4]
 
 
@@ -69,6 +74,7 @@ class Layout:
     """Paths and names for one data dir."""
 
     data_dir: Path
+    tag: str
 
     @property
     def containers(self) -> Path:
@@ -83,7 +89,7 @@ class Layout:
     @property
     def sockets(self) -> Path:
         """Directory of this data dir's minit sockets."""
-        return SOCKET_ROOT / host_tag(self.data_dir)
+        return SOCKET_ROOT / self.tag
 
     def container(self, container_id: str) -> ContainerPaths:
         """Paths of one container."""
@@ -92,7 +98,7 @@ class Layout:
     @property
     def netns_prefix(self) -> str:
         """Prefix of every network namespace this data dir owns."""
-        return f"q{host_tag(self.data_dir)}-"
+        return f"q{self.tag}-"
 
     def netns(self, container_id: str) -> str:
         """The container's network namespace name."""

@@ -34,7 +34,7 @@ from quilt.drivers.storage.paths import make_dirs_inside
 from quilt.drivers.storage.pool import StoragePool
 from quilt.errors import CapacityFull, HostError, NotFound, ServiceUnavailable
 from quilt.node.interface import ComponentHealth, Launched, LaunchSpec, LogLine, ProcessEntry
-from quilt.node.layout import ContainerPaths, Layout
+from quilt.node.layout import ContainerPaths, Layout, new_tag
 from quilt.node.pool import WarmPool
 
 if TYPE_CHECKING:
@@ -70,6 +70,18 @@ class _Phases:
             self._name = ""
 
 
+def data_dir_tag(data_dir: Path) -> str:
+    """The data dir's host tag: read from `<data_dir>/tag`, written there on first use."""
+    path = data_dir / "tag"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        tag = new_tag(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(tag + "\n")
+        return tag
+
+
 class LocalNode:
     """Runs containers on this host."""
 
@@ -78,7 +90,7 @@ class LocalNode:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.layout = Layout(settings.data_dir)
+        self.layout = Layout(settings.data_dir, data_dir_tag(settings.data_dir))
         self.subnet = ipam.Subnet.parse(settings.subnet)
         self.images = ImageStore(settings.image_cache)
         self.storage = StoragePool.open(

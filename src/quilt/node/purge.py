@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from quilt.drivers.network import bridge
 from quilt.drivers.storage import pool
-from quilt.node.layout import Layout
 from quilt.node.local import LocalNode
 from quilt.store.store import Store
 
@@ -28,10 +27,11 @@ async def purge(settings: Settings) -> list[str]:
         for container_id in hosted:
             await node.remove(container_id)
             store.containers.delete(container_id)  # type: ignore[arg-type]
+        sockets = node.layout.sockets
     finally:
         store.close()
     pool.release(settings.data_dir)
-    shutil.rmtree(Layout(settings.data_dir).sockets, ignore_errors=True)
+    shutil.rmtree(sockets, ignore_errors=True)
     # The kernel frees veth pairs a few tens of ms after their namespace goes.
     if bridge.wait_until_unused(settings.bridge, timeout=2.0):
         bridge.delete_bridge(settings.bridge)

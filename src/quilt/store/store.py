@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, func, insert, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from quilt.domain.ids import ContainerId, OperationId, TenantId
@@ -111,6 +111,13 @@ def _container(row: RowMapping) -> ContainerRecord:
     return ContainerRecord(**data)
 
 
+_ONE_CONTAINER = select(schema.containers).where(
+    schema.containers.c.tenant_id == bindparam("t"),
+    schema.containers.c.container_id == bindparam("i"),
+)
+"""Built once: the hottest query (every exec reads its container) skips rebuilding it."""
+
+
 class Containers(_Repository):
     """Container rows, always looked up within a tenant."""
 
@@ -127,12 +134,10 @@ class Containers(_Repository):
 
     def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
         """One container of the tenant, or None."""
-        c = schema.containers.c
-        query = select(schema.containers).where(
-            c.tenant_id == tenant_id, c.container_id == container_id
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+            row = (
+                conn.execute(_ONE_CONTAINER, {"t": tenant_id, "i": container_id}).mappings().first()
+            )
         return _container(row) if row else None
 
     def find(self, container_id: str) -> ContainerRecord | None:
