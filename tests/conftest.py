@@ -150,3 +150,6 @@ async def api(server: Server) -> AsyncIterator[Server]:
     platform = server.platform
     for record in platform.store.containers.list(None):
         await platform.containers.delete(record.tenant_id, record.container_id)
+    for snapshot in platform.store.snapshots.list(None):
+        platform.store.snapshots.delete(snapshot.snapshot_id)
+        platform.node.drop_layer(platform.node.snapshot_layer(snapshot.snapshot_id))

@@ -11,6 +11,8 @@ error bodies. Imports only the standard library.
     ├── Forbidden                     403 FORBIDDEN
     ├── NotFound                      404 NOT_FOUND
     ├── Conflict                      409 CONFLICT      (details.state when a state forbids it)
+    │   ├── SnapshotPinned            409 SNAPSHOT_PINNED  (unpin before delete)
+    │   └── SnapshotInUse             409 SNAPSHOT_IN_USE  (containers or snapshots stand on it)
     ├── CapacityFull                  503 CAPACITY_FULL (always with a hint)
     ├── ServiceUnavailable            503 SERVICE_UNAVAILABLE
     └── HostError                     500 INTERNAL      (a host operation failed: names the
@@ -85,6 +87,18 @@ class Conflict(QuiltError):
     code = "CONFLICT"
 
 
+class SnapshotPinned(Conflict):
+    """A pinned snapshot cannot be deleted or expire; unpin it first."""
+
+    code = "SNAPSHOT_PINNED"
+
+
+class SnapshotInUse(Conflict):
+    """Containers cloned from the snapshot, or snapshots taken on top of it, still exist."""
+
+    code = "SNAPSHOT_IN_USE"
+
+
 class CapacityFull(QuiltError):
     """The host lacks the capacity asked for (GPUs, addresses, pool space); carries a hint."""
 
@@ -114,6 +128,8 @@ ERROR_CLASSES: tuple[type[QuiltError], ...] = (
     Forbidden,
     NotFound,
     Conflict,
+    SnapshotPinned,
+    SnapshotInUse,
     CapacityFull,
     ServiceUnavailable,
     HostError,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     stop_grace_seconds: float = 10.0
     exec_output_limit: int = 1024 * 1024
     exec_default_timeout_ms: int = 0
+    snapshot_reap_seconds: float = Field(
+        default=30.0, gt=0, description="how often expired snapshots are reclaimed"
+    )
     base_url: str | None = Field(default=None, description="public base URL (APP_BASE_URL)")
     log_level: str = "info"
 

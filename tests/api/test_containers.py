@@ -8,35 +8,9 @@ from typing import Any
 
 import pytest
 
+from helpers import create, run, wait_operation, wait_state
+
 pytestmark = [pytest.mark.anyio, pytest.mark.host]
-
-
-async def create(api: Any, **body: Any) -> dict[str, Any]:
-    """Create a container and return its status body."""
-    response = await api.client.post("/api/containers", json={"image": "busybox", **body})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def wait_state(
-    api: Any, container_id: str, states: set[str], timeout: float = 10
-) -> dict[str, Any]:
-    """Poll detail until the container is in one of `states`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        body = (await api.client.get(f"/api/containers/{container_id}")).json()
-        if body["state"] in states or asyncio.get_running_loop().time() > deadline:
-            return body
-        await asyncio.sleep(0.05)
-
-
-async def run(api: Any, container_id: str, *argv: str, **extra: Any) -> dict[str, Any]:
-    """Exec argv and return the result body."""
-    response = await api.client.post(
-        f"/api/containers/{container_id}/exec", json={"command": list(argv), **extra}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def test_create_returns_running_exec_ready_status(api: Any) -> None:
@@ -367,17 +341,6 @@ async def test_async_execution_answers_with_receipts(api: Any) -> None:
     gone = await api.client.delete(f"/api/containers/{cid}?execution=async")
     assert (await wait_operation(api, gone.json()["status_url"]))["status"] == "succeeded"
     assert (await api.client.get(f"/api/containers/{cid}")).status_code == 404
-
-
-async def wait_operation(api: Any, url: str, timeout: float = 30) -> dict[str, Any]:
-    """Poll an operation until it is terminal."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        body = (await api.client.get(url)).json()
-        if body["status"] in {"succeeded", "failed", "cancelled", "timed_out"}:
-            return body
-        assert asyncio.get_running_loop().time() < deadline, body
-        await asyncio.sleep(0.02)
 
 
 async def test_stop_keeps_a_zero_exit_code(api: Any) -> None:

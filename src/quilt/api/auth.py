@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from quilt.engine.api_keys import Principal
+from quilt.errors import BadRequest, Forbidden
 
 if TYPE_CHECKING:
     from quilt.engine.platform import Platform
@@ -38,3 +39,27 @@ async def principal(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(principal)]
+
+
+async def tenant_scoped(request: Request, caller: Caller) -> Principal:
+    """The caller, on routes that also require `X-Tenant-Id` equal to the caller's tenant.
+
+    Snapshot, clone, pin and fork routes insist on it: a missing header is a 400 and a
+    different tenant a 403, checked before the body is looked at.
+    """
+    claimed = request.headers.get("x-tenant-id", "").strip()
+    if not claimed:
+        raise BadRequest(
+            "the X-Tenant-Id header is required on snapshot and fork routes",
+            details={"expected": "X-Tenant-Id: <your tenant id>"},
+            hint=f"send X-Tenant-Id: {caller.tenant_id}",
+        )
+    if claimed != caller.tenant_id:
+        raise Forbidden(
+            "X-Tenant-Id does not match the tenant of this API key",
+            details={"reason_code": "TENANT_ISOLATION_VIOLATION", "received": claimed},
+        )
+    return caller
+
+
+TenantCaller = Annotated[Principal, Depends(tenant_scoped)]

@@ -37,10 +37,6 @@ Execution = Annotated[
 ]
 
 
-def _accepted(receipt: Receipt) -> JSONResponse:
-    return JSONResponse(receipt.model_dump(), status_code=202)
-
-
 def _in_background(
     request: Request,
     caller: Any,
@@ -60,7 +56,7 @@ def _in_background(
     op = platform(request).operations.submit(
         caller.tenant_id, f"containers.{kind}", work, target_type="container", target_id=target_id
     )
-    return _accepted(views.receipt(op))
+    return views.accepted(op)
 
 
 async def _status(request: Request, tenant: Any, container_id: str) -> ContainerStatus:
@@ -105,7 +101,7 @@ async def list_containers(
 async def batch(request: Request, body: BatchCreate, caller: Caller) -> Any:
     """Create every item in one operation; per-item results land in the operation's `items`."""
     op = platform(request).containers.submit_batch(caller.tenant_id, body.items)
-    return _accepted(views.receipt(op))
+    return views.accepted(op)
 
 
 @router.get("/by-name/{name}", response_model=ByName, summary="Resolve a name to an id")
@@ -220,14 +216,14 @@ async def kill(
 async def start(request: Request, container_id: str, caller: Caller) -> Any:
     """Run a stopped container again on its kept filesystem (an operation)."""
     op = platform(request).containers.submit_start(caller.tenant_id, container_id, "start")
-    return _accepted(views.receipt(op))
+    return views.accepted(op)
 
 
 @router.post("/{container_id}/resume", status_code=202, response_model=Receipt, summary="Resume")
 async def resume(request: Request, container_id: str, caller: Caller) -> Any:
     """Like start; memory is not checkpointed on this host, so the main command starts afresh."""
     op = platform(request).containers.submit_start(caller.tenant_id, container_id, "resume")
-    return _accepted(views.receipt(op))
+    return views.accepted(op)
 
 
 @router.delete("/{container_id}", response_model=Deleted, summary="Delete a container")

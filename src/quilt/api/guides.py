@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api", tags=["guides"])
 CONCERNS: Final = {
     "containers": "Create, inspect, stop, start, delete containers; readiness, metrics, logs, env.",
     "exec": "Run commands synchronously inside running containers; list and signal processes.",
-    "operations": "Follow asynchronous work (start, resume, batch create) by its receipt.",
+    "snapshots": "Capture a container's filesystem; list, pin, expire, delete; clone from it.",
+    "forks": "Branch a live container into writable copies (files and config, not memory).",
+    "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
 }
 
@@ -81,6 +83,46 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
                 "workdir": "/",
                 "timeout_ms": 10000,
             },
+        },
+    ],
+    "snapshots": [
+        {
+            "title": "Snapshot a running container (send X-Tenant-Id on every snapshot route)",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/snapshot",
+            "body": {"consistency_mode": "app-consistent", "labels": {"step": "deps"}},
+        },
+        {
+            "title": "Snapshot that expires in an hour unless pinned",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/snapshot",
+            "body": {"ttl_seconds": 3600},
+        },
+        {
+            "title": "Clone a snapshot into a new running container",
+            "method": "POST",
+            "path": "/api/snapshots/{snapshot_id}/clone",
+            "body": {"name": "replay-1", "resume_policy": "immediate"},
+        },
+        {
+            "title": "Walk a snapshot's lineage",
+            "method": "GET",
+            "path": "/api/snapshots/{snapshot_id}/lineage",
+            "body": None,
+        },
+    ],
+    "forks": [
+        {
+            "title": "Fork a live container once",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/fork",
+            "body": {"name": "experiment"},
+        },
+        {
+            "title": "Ten forks from one capture",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/fork",
+            "body": {"name": "trial", "count": 10},
         },
     ],
     "operations": [
@@ -226,6 +268,19 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     components.append(
         {"name": "database", "ok": database_ok, "detail": p.store.engine.dialect.name}
     )
+    if concern in ("snapshots", "forks"):
+        backend = p.node.storage.backend
+        components.append(
+            {
+                "name": "storage",
+                "ok": p.node.storage.root.is_dir(),
+                "detail": f"{backend}: "
+                + ("O(1) copy-on-write captures" if backend == "btrfs" else "captures copy files"),
+            }
+        )
+        components.append(
+            {"name": "freezer", "ok": p.node.can_freeze(), "detail": "cgroup freezer"}
+        )
     if concern == "operations":
         components.append(
             {"name": "tasks", "ok": not p.tasks.closed, "detail": f"{len(p.tasks)} running"}

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastapi.responses import JSONResponse
+
+from quilt.domain import snapshots as snapshot_rules
 from quilt.domain.records import rfc3339
+from quilt.wire import snapshots as wire_snapshots
 from quilt.wire.common import Receipt
 from quilt.wire.containers import Checks, ContainerStatus, Readiness
 from quilt.wire.operations import Operation, Phase
 
 if TYPE_CHECKING:
     from quilt.domain.readiness import Readiness as DomainReadiness
-    from quilt.domain.records import ContainerRecord, OperationRecord
+    from quilt.domain.records import ContainerRecord, OperationRecord, SnapshotRecord
+    from quilt.engine.snapshots import Lineage
 
 
 def checks(readiness: DomainReadiness) -> Checks:
@@ -71,11 +76,17 @@ def receipt(record: OperationRecord) -> Receipt:
     )
 
 
+def accepted(record: OperationRecord) -> JSONResponse:
+    """The 202 answer of an operation-driven route."""
+    return JSONResponse(receipt(record).model_dump(), status_code=202)
+
+
 def operation(record: OperationRecord) -> Operation:
     """The full operation record."""
+    result = record.result or {}
     container_id = None
-    if record.result and "container_id" in record.result:
-        container_id = str(record.result["container_id"])
+    if "container_id" in result:
+        container_id = str(result["container_id"])
     elif record.target_resource_type == "container":
         container_id = record.target_resource_id
     return Operation(
@@ -86,6 +97,7 @@ def operation(record: OperationRecord) -> Operation:
         target_resource_type=record.target_resource_type,
         target_resource_id=record.target_resource_id,
         container_id=container_id,
+        snapshot_id=str(result["snapshot_id"]) if "snapshot_id" in result else None,
         result=record.result,
         error=record.error,
         reason_code=record.reason_code,
@@ -101,4 +113,54 @@ def operation(record: OperationRecord) -> Operation:
         started_at=rfc3339(record.started_at),
         updated_at=rfc3339(record.updated_at) or "",
         completed_at=rfc3339(record.completed_at),
+    )
+
+
+def snapshot(record: SnapshotRecord) -> wire_snapshots.Snapshot:
+    """A snapshot as every snapshot route shows it."""
+    return wire_snapshots.Snapshot(
+        snapshot_id=record.snapshot_id,
+        id=record.snapshot_id,
+        source_container_id=record.source_container_id,
+        source_container_name=record.source_container_name,
+        container_id=record.source_container_id,
+        parent_snapshot_id=record.parent_snapshot_id,
+        image=record.image,
+        created_at=rfc3339(record.created_at) or "",
+        expires_at=rfc3339(snapshot_rules.expires_at(record.created_at, record.ttl_seconds)),
+        labels=record.labels,
+        pinned=record.pinned,
+        ttl_seconds=record.ttl_seconds,
+        size_bytes=record.size_bytes,
+        consistency_mode=record.consistency_mode,
+        network_mode=record.network_mode,
+        volume_mode=record.volume_mode,
+    )
+
+
+def _lineage_node(record: SnapshotRecord, depth: int) -> wire_snapshots.LineageNode:
+    return wire_snapshots.LineageNode(
+        snapshot_id=record.snapshot_id,
+        parent_snapshot_id=record.parent_snapshot_id,
+        container_id=record.source_container_id,
+        source_container_name=record.source_container_name,
+        created_at=rfc3339(record.created_at) or "",
+        depth=depth,
+    )
+
+
+def lineage(found: Lineage) -> wire_snapshots.Lineage:
+    """The lineage body: ancestors nearest first, then snapshots and clones made from it."""
+    me = found.chain[0][0]
+    return wire_snapshots.Lineage(
+        snapshot_id=me.snapshot_id,
+        image=me.image,
+        source_container_id=me.source_container_id,
+        source_container_name=me.source_container_name,
+        nodes=[_lineage_node(record, depth) for record, depth in found.chain],
+        children=[_lineage_node(child, -1) for child in found.children],
+        clones=[
+            wire_snapshots.CloneNode(container_id=c.container_id, name=c.name, state=c.state.value)
+            for c in found.clones
+        ],
     )

@@ -10,6 +10,7 @@ OperationId = NewType("OperationId", str)
 TenantId = NewType("TenantId", str)
 ApiKeyId = NewType("ApiKeyId", str)
 RequestId = NewType("RequestId", str)
+SnapshotId = NewType("SnapshotId", str)
 
 API_KEY_PREFIX: Final = "quilt_sk_"
 DEFAULT_TENANT: Final = TenantId("ten_default")
@@ -27,6 +28,11 @@ def new_container_id() -> ContainerId:
 def new_operation_id() -> OperationId:
     """A fresh operation id, e.g. `op_…`."""
     return OperationId(f"op_{_token(8)}")
+
+
+def new_snapshot_id() -> SnapshotId:
+    """A fresh snapshot id, e.g. `snap_…`."""
+    return SnapshotId(f"snap_{_token(8)}")
 
 
 def new_api_key_id() -> ApiKeyId:

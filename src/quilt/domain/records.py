@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quilt.domain.ids import ContainerId, OperationId, TenantId
+    from quilt.domain.ids import ContainerId, OperationId, SnapshotId, TenantId
     from quilt.domain.states import ContainerState, OperationStatus
 
 
@@ -50,6 +50,29 @@ class ContainerRecord:
     exited_at: datetime | None = None
     stop_requested: bool = False
     error_message: str | None = None
+    source_snapshot_id: str | None = None  # the snapshot this container was cloned from
+    forked_from: str | None = None  # the container this one is a fork of
+
+
+@dataclass
+class SnapshotRecord:
+    """An immutable capture of a container's filesystem changes, and what to clone it into."""
+
+    snapshot_id: SnapshotId
+    tenant_id: TenantId
+    source_container_id: str
+    source_container_name: str | None
+    parent_snapshot_id: str | None
+    image: str
+    config: dict[str, Any]  # the source's command, environment, working dir, limits, strict
+    labels: dict[str, str]
+    created_at: datetime
+    consistency_mode: str
+    network_mode: str
+    volume_mode: str
+    pinned: bool = False
+    ttl_seconds: int | None = None
+    size_bytes: int = 0
 
 
 @dataclass

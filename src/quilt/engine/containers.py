@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,10 @@ from quilt.domain import states, validation
 from quilt.domain.ids import ContainerId, TenantId
 from quilt.domain.readiness import Readiness, evaluate
 from quilt.domain.records import ContainerRecord, now
+from quilt.domain.snapshots import ResumePolicy
 from quilt.domain.states import ContainerState
 from quilt.errors import BadRequest, Conflict, NotFound, QuiltError
-from quilt.node.interface import LaunchSpec
+from quilt.node.interface import Launched, LaunchSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from quilt.drivers.runtime.cgroups import Usage
     from quilt.engine.operations import OperationContext, Operations
     from quilt.engine.tasks import Tasks
-    from quilt.node.interface import Launched, LogLine, Node
+    from quilt.node.interface import LogLine, Node, Prepared
     from quilt.settings import Settings
     from quilt.store.store import Store
     from quilt.wire.containers import CreateContainer
@@ -79,6 +80,10 @@ class Containers:
         self.tasks = tasks
         self.host = host
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def lock(self, container_id: str) -> asyncio.Lock:
+        """The lock every lifecycle change of one container holds (snapshots and forks too)."""
+        return self._locks[container_id]
 
     # -- reading -----------------------------------------------------------------------
 
@@ -178,10 +183,81 @@ class Containers:
                 details={"received": request.name},
             )
         launched = await self.node.launch(spec, allow_pool=not volumes)
-        record = ContainerRecord(
-            container_id=ContainerId(launched.container_id),
-            tenant_id=tenant_id,
+        record = await self.register(
+            tenant_id,
+            spec,
+            launched,
             name=request.name,
+            labels=request.labels,
+            gpu_count=request.gpu_count,
+            gpu_ids=request.gpu_ids,
+            volumes=volumes,
+        )
+        readiness = await self.readiness(record)
+        return self.get(tenant_id, record.container_id), readiness, launched
+
+    def check_new_name(self, tenant_id: TenantId, name: str) -> None:
+        """A valid name no container of the tenant has yet (400 or 409 otherwise)."""
+        validation.check_name(name)
+        if self.store.containers.by_name(tenant_id, name) is not None:
+            raise Conflict(f"a container named {name!r} already exists", details={"received": name})
+
+    async def make(
+        self,
+        ctx: OperationContext,
+        tenant_id: TenantId,
+        spec: LaunchSpec,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        resume_policy: ResumePolicy,
+        source_snapshot_id: str | None = None,
+        forked_from: str | None = None,
+    ) -> ContainerRecord:
+        """Make a container from a captured layer (clone, fork): running now, or created only.
+
+        `manual` leaves it `created`, with its filesystem and address ready for a later start.
+        """
+        made: Launched | Prepared
+        if resume_policy is ResumePolicy.IMMEDIATE:
+            launched = await self.node.launch(spec, allow_pool=False)
+            ctx.add_phases(launched.phases)
+            made = launched
+        else:
+            made = await self.node.prepare(spec)
+        return await self.register(
+            tenant_id,
+            spec,
+            made,
+            name=name,
+            labels=labels,
+            source_snapshot_id=source_snapshot_id,
+            forked_from=forked_from,
+        )
+
+    async def register(
+        self,
+        tenant_id: TenantId,
+        spec: LaunchSpec,
+        made: Launched | Prepared,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        gpu_count: int = 0,
+        gpu_ids: list[str] | None = None,
+        volumes: list[str] | None = None,
+        source_snapshot_id: str | None = None,
+        forked_from: str | None = None,
+    ) -> ContainerRecord:
+        """Record a container the node has made; running (and watched) once it was launched.
+
+        If the row cannot be written (a name taken meanwhile), the host side is torn down.
+        """
+        running = isinstance(made, Launched)
+        record = ContainerRecord(
+            container_id=ContainerId(made.container_id),
+            tenant_id=tenant_id,
+            name=name,
             image=spec.image,
             command=list(spec.command) if spec.command else None,
             environment=dict(spec.environment),
@@ -189,24 +265,41 @@ class Containers:
             memory_limit_mb=spec.memory_limit_mb,
             cpu_limit_percent=spec.cpu_limit_percent,
             strict=spec.strict,
-            gpu_count=request.gpu_count,
-            gpu_ids=list(request.gpu_ids),
-            labels=dict(request.labels),
-            volumes=volumes,
-            state=ContainerState.RUNNING,
+            gpu_count=gpu_count,
+            gpu_ids=list(gpu_ids or []),
+            labels=dict(labels),
+            volumes=list(volumes or []),
+            state=ContainerState.RUNNING if running else ContainerState.CREATED,
             created_at=now(),
-            pid=launched.pid,
-            ip_address=launched.ip_address,
-            started_at=launched.started_at,
+            pid=made.pid if isinstance(made, Launched) else None,
+            ip_address=made.ip_address,
+            started_at=made.started_at if isinstance(made, Launched) else None,
+            source_snapshot_id=source_snapshot_id,
+            forked_from=forked_from,
         )
         try:
             self.store.containers.insert(record)
         except QuiltError:
-            await self.node.remove(launched.container_id)
+            await self.node.remove(made.container_id)
             raise
-        self.watch(record.container_id)
-        readiness = await self.readiness(record)
-        return self.get(tenant_id, record.container_id), readiness, launched
+        if running:
+            self.watch(record.container_id)
+        return record
+
+    @staticmethod
+    def spec_of(record: ContainerRecord, **changes: Any) -> LaunchSpec:
+        """The launch spec a stored container runs with (start, fork)."""
+        spec = LaunchSpec(
+            image=record.image,
+            command=tuple(record.command) if record.command else None,
+            environment=record.environment,
+            working_directory=record.working_directory,
+            memory_limit_mb=record.memory_limit_mb,
+            cpu_limit_percent=record.cpu_limit_percent,
+            strict=record.strict,
+            container_id=record.container_id,
+        )
+        return replace(spec, **changes)
 
     def submit_batch(self, tenant_id: TenantId, items: list[CreateContainer]) -> Any:
         """Create several containers in one operation; each item's outcome is recorded."""
@@ -249,17 +342,24 @@ class Containers:
     # -- exit watching ---------------------------------------------------------------------
 
     def watch(self, container_id: ContainerId) -> None:
-        """Follow the container's init and record how it ended."""
-        self.tasks.spawn(self._watch(container_id), name=f"watch {container_id}")
+        """Follow the container's current init and record how it ended."""
+        pid = self.node.init_pid(container_id)
+        self.tasks.spawn(self._watch(container_id, pid), name=f"watch {container_id}")
 
-    async def _watch(self, container_id: ContainerId) -> None:
+    async def _watch(self, container_id: ContainerId, pid: int | None) -> None:
         await self.node.wait_exit(container_id)
         async with self._locks[container_id]:
-            self._record_exit(container_id)
+            self._record_exit(container_id, pid)
 
-    def _record_exit(self, container_id: ContainerId) -> None:
+    def _record_exit(self, container_id: ContainerId, pid: int | None = None) -> None:
+        """Record the end of the run whose init was `pid` (None: whatever run is recorded).
+
+        A watcher that wakes late, after a stop and a new start, must not end the new run.
+        """
         record = self.store.containers.find(container_id)
         if record is None or record.state not in states.LIVE:
+            return
+        if pid is not None and record.pid is not None and record.pid != pid:
             return
         target = states.state_after_main_exit(stop_requested=record.stop_requested)
         self.store.containers.update(
@@ -327,16 +427,7 @@ class Containers:
 
         async def work(ctx: OperationContext) -> dict[str, Any]:
             async with self._locks[record.container_id]:
-                spec = LaunchSpec(
-                    image=record.image,
-                    command=tuple(record.command) if record.command else None,
-                    environment=record.environment,
-                    working_directory=record.working_directory,
-                    memory_limit_mb=record.memory_limit_mb,
-                    cpu_limit_percent=record.cpu_limit_percent,
-                    strict=record.strict,
-                    container_id=record.container_id,
-                )
+                spec = self.spec_of(record)
                 try:
                     launched = await self.node.relaunch(
                         record.container_id, spec, record.ip_address or ""

@@ -11,7 +11,9 @@ from quilt import logs
 from quilt.engine.api_keys import ApiKeys
 from quilt.engine.containers import Containers, HostFacts
 from quilt.engine.exec import Exec
+from quilt.engine.forks import Forks
 from quilt.engine.operations import Operations
+from quilt.engine.snapshots import Snapshots
 from quilt.engine.tasks import Tasks
 from quilt.node.local import LocalNode
 from quilt.store.store import Store
@@ -41,6 +43,8 @@ class Platform:
             output_limit=settings.exec_output_limit,
             default_timeout_ms=settings.exec_default_timeout_ms,
         )
+        self.snapshots = Snapshots(self.store, self.node, self.containers, self.operations)
+        self.forks = Forks(self.node, self.containers, self.operations)
         self.api_keys = ApiKeys(self.store)
         self.dev_key: str | None = None
         self._pool_task: asyncio.Task[None] | None = None
@@ -49,13 +53,16 @@ class Platform:
         """Seed keys, finish what a previous server left, re-adopt containers, fill the pool."""
         self.dev_key = self.api_keys.seed(self.settings.api_key, self.settings.api_keys)
         failed = self.operations.fail_interrupted()
-        report = await self.containers.reconcile()
+        report = await self.containers.reconcile() | self.snapshots.reconcile()
         log.info(
             "server.reconciled",
             interrupted_operations=len(failed),
             **{k: len(v) for k, v in report.items()},
         )
         self._pool_task = self.tasks.spawn(self.node.pool.run(), name="warm pool")
+        self.tasks.spawn(
+            self.snapshots.run_reaper(self.settings.snapshot_reap_seconds), name="snapshot expiry"
+        )
 
     async def close(self) -> None:
         """Stop background work and drain the warm pool; containers keep running.

@@ -32,6 +32,7 @@ class LaunchSpec:
     cpu_limit_percent: float
     strict: bool
     container_id: str | None = None  # None: the node picks (a warm pool member's id, or new)
+    base_layer: str | None = None  # start the writable layer as a copy of this captured layer
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,23 @@ class Launched:
     ip_address: str
     started_at: datetime
     from_pool: bool
+    phases: list[PhaseRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A container whose filesystem and address exist but which has not run yet."""
+
+    container_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A read-only copy of a container's writable layer, and how long the container was paused."""
+
+    layer: str
+    pause_ms: float
     phases: list[PhaseRecord] = field(default_factory=list)
 
 
@@ -83,6 +101,34 @@ class Node(Protocol):
 
     async def launch(self, spec: LaunchSpec, *, allow_pool: bool) -> Launched:
         """Create the filesystem and network and start the container (warm or cold)."""
+        ...
+
+    async def prepare(self, spec: LaunchSpec) -> Prepared:
+        """Create the filesystem and allocate the address, without running anything yet."""
+        ...
+
+    async def capture(self, container_id: str, layer: str, *, flush: bool) -> Captured:
+        """Freeze the container (if running), copy its writable layer read-only, thaw it."""
+        ...
+
+    def snapshot_layer(self, snapshot_id: str) -> str:
+        """Where a snapshot's captured layer lives."""
+        ...
+
+    def capture_layer(self, token: str) -> str:
+        """Where a transient capture (a fork's source) lives."""
+        ...
+
+    def drop_layer(self, layer: str) -> None:
+        """Delete a captured layer (idempotent)."""
+        ...
+
+    def layer_size(self, layer: str) -> int:
+        """Bytes a captured layer's changes take."""
+        ...
+
+    def stored_layers(self, kind: Literal["snapshots", "captures"]) -> set[str]:
+        """Names of the captured layers of one kind that exist on the host."""
         ...
 
     async def relaunch(self, container_id: str, spec: LaunchSpec, address: str) -> Launched:

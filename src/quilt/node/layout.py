@@ -6,6 +6,8 @@
 <data_dir>/containers/<id>/console.log          the main command's log records
 <data_dir>/containers/<id>/etc/                 hosts, hostname, resolv.conf bound in
 <pool>/containers/<id>/{upper,work}             the writable layer (a btrfs subvolume)
+<pool>/snapshots/<snapshot id>/upper            a snapshot (a read-only btrfs snapshot of a layer)
+<pool>/captures/<token>/upper                   a fork's capture, removed once the forks exist
 <data_dir>/tag                                  the data dir's host tag (see new_tag)
 /run/quilt/<tag>/<id>.sock                      minit's socket: the container cannot see it,
                                                 and the path stays short (AF_UNIX: 107 bytes)
@@ -107,3 +109,11 @@ class Layout:
     def layer(self, container_id: str) -> str:
         """The container's writable layer, relative to the storage pool."""
         return f"containers/{container_id}"
+
+    def snapshot_layer(self, snapshot_id: str) -> str:
+        """A snapshot's read-only copy of a writable layer, relative to the storage pool."""
+        return f"snapshots/{snapshot_id}"
+
+    def capture_layer(self, token: str) -> str:
+        """A transient read-only capture (a fork's source), relative to the storage pool."""
+        return f"captures/{token}"

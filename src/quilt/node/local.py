@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -17,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from quilt import logs
 from quilt.domain import ipam
@@ -33,7 +34,15 @@ from quilt.drivers.storage.images import Image, ImageStore
 from quilt.drivers.storage.paths import make_dirs_inside
 from quilt.drivers.storage.pool import StoragePool
 from quilt.errors import CapacityFull, HostError, NotFound, ServiceUnavailable
-from quilt.node.interface import ComponentHealth, Launched, LaunchSpec, LogLine, ProcessEntry
+from quilt.node.interface import (
+    Captured,
+    ComponentHealth,
+    Launched,
+    LaunchSpec,
+    LogLine,
+    Prepared,
+    ProcessEntry,
+)
 from quilt.node.layout import ContainerPaths, Layout, new_tag
 from quilt.node.pool import WarmPool
 
@@ -68,6 +77,36 @@ class _Phases:
             elapsed = (time.perf_counter() - self._t0) * 1000
             self.done.append(PhaseRecord(self._name, self._at, round(elapsed, 3)))
             self._name = ""
+
+
+FREEZE_TIMEOUT = 5.0
+
+
+async def _freeze(group: cgroups.Cgroups) -> None:
+    """Freeze the container's processes and wait until the kernel says they all are."""
+    group.set_frozen(True)
+    deadline = time.monotonic() + FREEZE_TIMEOUT
+    delay = 0.0002
+    while not group.is_frozen():
+        if time.monotonic() > deadline:
+            group.set_frozen(False)
+            raise HostError(f"the container's processes did not freeze within {FREEZE_TIMEOUT}s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
+def _syncfs(path: Path) -> None:
+    """Flush the filesystems under the container's root (overlay passes it to the upper)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _LIBC.syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise HostError(f"syncfs({path}) failed: {os.strerror(code)}")
+    finally:
+        os.close(fd)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def data_dir_tag(data_dir: Path) -> str:
@@ -126,7 +165,7 @@ class LocalNode:
             phases.step("image")
             image = await self._image(spec.image)
             phases.step("filesystem")
-            self._prepare_filesystem(container_id, image.layers)
+            self._prepare_filesystem(container_id, image.layers, spec.base_layer)
             phases.step("address")
             address = await self._allocate(container_id)
             phases.step("network")
@@ -137,6 +176,84 @@ class LocalNode:
                 await self.remove(container_id)
             raise
         return launched
+
+    async def prepare(self, spec: LaunchSpec) -> Prepared:
+        """Create the writable layer and allocate the address; `relaunch` runs it later."""
+        container_id = spec.container_id or new_container_id()
+        try:
+            await self._image(spec.image)
+            self._new_layer(container_id, spec.base_layer)
+            address = await self._allocate(container_id)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.remove(container_id)
+            raise
+        return Prepared(container_id, str(address))
+
+    async def capture(self, container_id: str, layer: str, *, flush: bool) -> Captured:
+        """Copy the container's writable layer read-only, with the container frozen meanwhile.
+
+        btrfs flushes the source's dirty data into the snapshot; `flush` also syncs the
+        container's filesystem before the freeze (app-consistent). A container that is not
+        running is copied as it is.
+        """
+        phases = _Phases()
+        init = self.runtime.init(container_id)
+        if flush:
+            phases.step("flush")
+            await asyncio.to_thread(_syncfs, self.layout.container(container_id).rootfs)
+        source = self.layout.layer(container_id)
+        if not self.storage.exists(source):
+            raise HostError(f"container {container_id} has no writable layer to capture")
+        started = time.perf_counter()
+        if init is None:
+            phases.step("capture")
+            self.storage.snapshot(source, layer, readonly=True)
+        else:
+            group = cgroups.Cgroups(init.pid)
+            phases.step("freeze")
+            await _freeze(group)
+            try:
+                phases.step("capture")
+                self.storage.snapshot(source, layer, readonly=True)
+            finally:
+                phases.step("thaw")
+                group.set_frozen(False)
+        pause_ms = (time.perf_counter() - started) * 1000
+        phases.finish()
+        return Captured(layer, round(pause_ms, 3), phases.done)
+
+    def snapshot_layer(self, snapshot_id: str) -> str:
+        """Where a snapshot's captured layer lives in the storage pool."""
+        return self.layout.snapshot_layer(snapshot_id)
+
+    def capture_layer(self, token: str) -> str:
+        """Where a transient capture lives in the storage pool."""
+        return self.layout.capture_layer(token)
+
+    @staticmethod
+    def can_freeze() -> bool:
+        """Whether this host has a cgroup freezer (v1 controller or v2 cgroup.freeze)."""
+        return (
+            (cgroups.CGROUP_ROOT / "freezer").is_dir()
+            or (cgroups.CGROUP_ROOT / "unified" / "cgroup.freeze").exists()
+            or (cgroups.CGROUP_ROOT / "cgroup.controllers").exists()
+        )
+
+    def drop_layer(self, layer: str) -> None:
+        """Delete a captured layer (idempotent)."""
+        self.storage.delete_subvolume(layer)
+
+    def layer_size(self, layer: str) -> int:
+        """Bytes the changes in a captured layer take (like `du -s` of its upper directory)."""
+        return self.storage.usage_bytes(f"{layer}/upper")
+
+    def stored_layers(self, kind: Literal["snapshots", "captures"]) -> set[str]:
+        """Names of the captured layers of one kind in the storage pool."""
+        try:
+            return {p.name for p in self.storage.path(kind).iterdir()}
+        except FileNotFoundError:
+            return set()
 
     async def relaunch(self, container_id: str, spec: LaunchSpec, address: str) -> Launched:
         """Start a stopped container again on its kept filesystem and address."""
@@ -169,16 +286,28 @@ class LocalNode:
             )
         return image
 
-    def _prepare_filesystem(self, container_id: str, layers: Sequence[Path]) -> None:
+    def _new_layer(self, container_id: str, base_layer: str | None) -> Path:
+        """The container's writable layer: empty, or a writable copy of a captured one."""
+        rel = self.layout.layer(container_id)
+        if self.storage.exists(rel):
+            return self.storage.path(rel)
+        if base_layer is None:
+            layer = self.storage.create_subvolume(rel)
+        else:
+            layer = self.storage.snapshot(base_layer, rel, readonly=False)
+            # The copy holds the source overlay's scratch space; overlayfs needs its own.
+            shutil.rmtree(layer / "work", ignore_errors=True)
+        (layer / "upper").mkdir(exist_ok=True)
+        (layer / "work").mkdir(exist_ok=True)
+        return layer
+
+    def _prepare_filesystem(
+        self, container_id: str, layers: Sequence[Path], base_layer: str | None = None
+    ) -> None:
         paths = self.layout.container(container_id)
         for directory in (paths.bundle, paths.rootfs, paths.etc):
             directory.mkdir(parents=True, exist_ok=True)
-        rel = self.layout.layer(container_id)
-        layer = self.storage.root / rel
-        if not self.storage.exists(rel):
-            layer = self.storage.create_subvolume(rel)
-        (layer / "upper").mkdir(exist_ok=True)
-        (layer / "work").mkdir(exist_ok=True)
+        layer = self._new_layer(container_id, base_layer)
         overlay.mount_rootfs(list(layers), layer / "upper", layer / "work", paths.rootfs)
 
     async def _allocate(self, owner: str) -> IPv4Address:

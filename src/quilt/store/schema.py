@@ -44,7 +44,29 @@ containers = Table(
     Column("exited_at", DateTime(timezone=True), nullable=True),
     Column("stop_requested", Boolean, nullable=False, default=False),
     Column("error_message", Text, nullable=True),
+    Column("source_snapshot_id", String(64), nullable=True, index=True),
+    Column("forked_from", String(64), nullable=True),
     UniqueConstraint("tenant_id", "name", name="uq_containers_tenant_name"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("source_container_id", String(64), nullable=False, index=True),
+    Column("source_container_name", String(128), nullable=True),
+    Column("parent_snapshot_id", String(64), nullable=True, index=True),
+    Column("image", String(256), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("consistency_mode", String(32), nullable=False),
+    Column("network_mode", String(32), nullable=False),
+    Column("volume_mode", String(32), nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("ttl_seconds", Integer, nullable=True),
+    Column("size_bytes", Integer, nullable=False),
 )
 
 addresses = Table(

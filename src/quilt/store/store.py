@@ -17,12 +17,13 @@ from alembic.config import Config
 from sqlalchemy import bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from quilt.domain.ids import ContainerId, OperationId, TenantId
+from quilt.domain.ids import ContainerId, OperationId, SnapshotId, TenantId
 from quilt.domain.records import (
     ApiKeyRecord,
     ContainerRecord,
     OperationRecord,
     PhaseRecord,
+    SnapshotRecord,
     now,
 )
 from quilt.domain.states import ContainerState, OperationStatus
@@ -61,6 +62,7 @@ class Store:
         self.containers = Containers(self.engine)
         self.addresses = Addresses(self.engine)
         self.operations = Operations(self.engine)
+        self.snapshots = Snapshots(self.engine)
         self.api_keys = ApiKeys(self.engine)
         self.meta = Meta(self.engine)
 
@@ -158,6 +160,13 @@ class Containers(_Repository):
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _container(row) if row else None
+
+    def cloned_from(self, snapshot_id: str) -> list[ContainerId]:
+        """Containers whose filesystem started as this snapshot."""
+        c = schema.containers.c
+        query = select(c.container_id).where(c.source_snapshot_id == snapshot_id)
+        with self.engine.connect() as conn:
+            return [ContainerId(i) for i in conn.execute(query).scalars()]
 
     def list(
         self, tenant_id: TenantId | None, state: ContainerState | None = None
@@ -258,6 +267,65 @@ class Addresses(_Repository):
             with self.engine.begin() as conn:
                 conn.execute(delete(schema.addresses).where(a.owner_id.in_(freed)))
         return freed
+
+
+def _snapshot(row: RowMapping) -> SnapshotRecord:
+    data = dict(row)
+    data["created_at"] = _utc(data["created_at"])
+    return SnapshotRecord(**data)
+
+
+class Snapshots(_Repository):
+    """Snapshot rows, looked up within a tenant."""
+
+    def insert(self, record: SnapshotRecord) -> None:
+        """Store a new snapshot."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(schema.snapshots).values(**asdict(record)))
+
+    def get(self, tenant_id: TenantId, snapshot_id: str) -> SnapshotRecord | None:
+        """One snapshot of the tenant, or None."""
+        s = schema.snapshots.c
+        query = select(schema.snapshots).where(
+            s.tenant_id == tenant_id, s.snapshot_id == snapshot_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _snapshot(row) if row else None
+
+    def children(self, snapshot_id: str) -> list[SnapshotId]:
+        """Snapshots whose parent is this one."""
+        s = schema.snapshots.c
+        query = select(s.snapshot_id).where(s.parent_snapshot_id == snapshot_id)
+        with self.engine.connect() as conn:
+            return [SnapshotId(i) for i in conn.execute(query).scalars()]
+
+    def list(
+        self, tenant_id: TenantId | None, *, container_id: str | None = None
+    ) -> list[SnapshotRecord]:
+        """The tenant's snapshots (every tenant's when None), oldest first."""
+        s = schema.snapshots.c
+        query = select(schema.snapshots).order_by(s.created_at)
+        if tenant_id is not None:
+            query = query.where(s.tenant_id == tenant_id)
+        if container_id is not None:
+            query = query.where(s.source_container_id == container_id)
+        with self.engine.connect() as conn:
+            return [_snapshot(r) for r in conn.execute(query).mappings()]
+
+    def update(self, snapshot_id: str, **values: Any) -> None:
+        """Write some fields of one snapshot."""
+        s = schema.snapshots.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.snapshots).where(s.snapshot_id == snapshot_id).values(**values)
+            )
+
+    def delete(self, snapshot_id: str) -> None:
+        """Remove a snapshot row."""
+        s = schema.snapshots.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.snapshots).where(s.snapshot_id == snapshot_id))
 
 
 def _operation(row: RowMapping) -> OperationRecord:

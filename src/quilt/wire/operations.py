@@ -25,6 +25,7 @@ class Operation(BaseModel):
     target_resource_type: str | None = None
     target_resource_id: str | None = None
     container_id: str | None = None
+    snapshot_id: str | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     reason_code: str | None = None

@@ -134,3 +134,35 @@ class Cgroups:
             (cpu / "cpu.cfs_quota_us").write_text(str(cpu_quota_us(cpu_limit_percent)))
         except OSError as exc:
             raise HostError(f"cannot update the limits of cgroup {memory}: {exc.strerror}") from exc
+
+    # -- freezing (snapshots and forks capture a still filesystem) ---------------------------
+
+    def _freezer(self) -> tuple[Path, str, str, str]:
+        """The file that freezes, and what to write to freeze and thaw and to read when frozen."""
+        v1 = self.dir("freezer")
+        if v1 is not None:
+            return v1 / "freezer.state", "FROZEN", "THAWED", "FROZEN"
+        unified = self.paths.get("")
+        if unified is not None:
+            directory = CGROUP_ROOT / "unified" / unified.lstrip("/")
+            if not directory.is_dir():
+                directory = CGROUP_ROOT / unified.lstrip("/")
+            if (directory / "cgroup.freeze").exists():
+                return directory / "cgroup.freeze", "1", "0", "1"
+        raise HostError("no cgroup freezer is available for this container")
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Ask the kernel to freeze (or thaw) every process of the container."""
+        path, freeze, thaw, _ = self._freezer()
+        try:
+            path.write_text(freeze if frozen else thaw)
+        except OSError as exc:
+            raise HostError(f"cannot write {path}: {exc.strerror}") from exc
+
+    def is_frozen(self) -> bool:
+        """Whether every process of the container is frozen now (not merely freezing)."""
+        path, _, _, done = self._freezer()
+        if path.name == "cgroup.freeze":
+            events = parse_flat_keyed((path.parent / "cgroup.events").read_text())
+            return events.get("frozen") == 1
+        return path.read_text().strip() == done
