@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,19 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from report import Row, ratios, write_section
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "quilt_sk_bench_" + os.urandom(6).hex()
-Row = tuple[str, str, list[float]]
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -325,40 +318,14 @@ def bench_podman(rootfs: Path, n: int) -> list[Row]:
     ]
 
 
-# -- report -------------------------------------------------------------------------------
-
-
-def table(rows: list[Row]) -> str:
-    """A Markdown table of median, p90, p99 per row."""
-    lines = [
-        "| system | measure | runs | median ms | p90 ms | p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    lines.extend(
-        f"| {system} | {what} | {len(v)} | {statistics.median(v):.1f} | {pct(v, 90):.1f} | {pct(v, 99):.1f} |"
-        for system, what, v in rows
-    )
-    return "\n".join(lines)
-
-
-def ratios(rows: list[Row]) -> list[str]:
-    """Median ratios of the comparisons the targets name."""
-    med = {(s, w): statistics.median(v) for s, w, v in rows if v and v[0] > 0}
-    out = []
-    pairs = [
-        (("quilt", "create → exec_ready (warm pool)"), ("podman", "run -d + first exec")),
-        (("quilt", "create → exec_ready (cold)"), ("podman", "run -d + first exec")),
-        (("quilt", "create → exec_ready (cold)"), ("runc", "run -d + first exec")),
-        (("quilt", "exec `true` round trip"), ("runc", "exec `true`")),
-        (("quilt", "exec `true` round trip"), ("crun", "exec `true`")),
-        (("quilt", "exec `true` round trip"), ("podman", "exec `true`")),
-    ]
-    for ours, theirs in pairs:
-        if ours in med and theirs in med:
-            out.append(
-                f"- {ours[1]} vs {theirs[0]} {theirs[1]}: {med[theirs] / med[ours]:.1f}× faster"
-            )
-    return out
+PAIRS: list[tuple[tuple[str, str], tuple[str, str]]] = [
+    (("quilt", "create → exec_ready (warm pool)"), ("podman", "run -d + first exec")),
+    (("quilt", "create → exec_ready (cold)"), ("podman", "run -d + first exec")),
+    (("quilt", "create → exec_ready (cold)"), ("runc", "run -d + first exec")),
+    (("quilt", "exec `true` round trip"), ("runc", "exec `true`")),
+    (("quilt", "exec `true` round trip"), ("crun", "exec `true`")),
+    (("quilt", "exec `true` round trip"), ("podman", "exec `true`")),
+]
 
 
 def main() -> None:
@@ -373,20 +340,18 @@ def main() -> None:
         rows += bench_runtime("runc", rootfs, work, args.n)
         rows += bench_runtime("crun", rootfs, work, args.n)
         rows += bench_podman(rootfs, args.n)
-    report = table(rows)
-    notes = ratios(rows)
+    notes = ratios(rows, PAIRS)
     if "host_rss_per_container_kib" in extra:
+        kib = extra["host_rss_per_container_kib"]
         notes.append(
-            f"- host memory per idle running container, outside the container: {extra['host_rss_per_container_kib']:.0f} KiB"
+            f"- host memory per idle running container, outside the container: {kib:.0f} KiB"
         )
-    text = (
-        "# Benchmarks\n\n"
-        f"Measured by `bench/core.py -n {args.n}` on {os.cpu_count()} cores, "
-        f"{time.strftime('%Y-%m-%d')}, one run, all systems on the same busybox root filesystem.\n\n"
-        f"{report}\n\n" + "\n".join(notes) + "\n"
+    write_section(
+        "Containers and exec",
+        f"Measured by `bench/core.py -n {args.n}`, all systems on the same busybox root filesystem.",
+        rows,
+        notes,
     )
-    print(text)
-    (ROOT / "docs" / "benchmarks.md").write_text(text)
 
 
 if __name__ == "__main__":

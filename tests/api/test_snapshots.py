@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +38,13 @@ async def test_snapshot_captures_files_while_the_container_keeps_running(api: An
     snap_id = op["result"]["snapshot_id"]
     assert op["snapshot_id"] == snap_id
     phases = {p["name"] for p in op["phases"]}
-    assert {"flush", "freeze", "capture", "thaw"} <= phases
+    assert {"flush", "freeze", "sync", "capture", "thaw"} <= phases
     assert 0 < op["result"]["pause_ms"] < 5000
-    detail = (await api.client.get(f"/api/snapshots/{snap_id}", headers=TENANT)).json()
+    for _ in range(500):  # the size is measured once captures have been quiet a moment
+        detail = (await api.client.get(f"/api/snapshots/{snap_id}", headers=TENANT)).json()
+        if detail["size_bytes"] is not None:
+            break
+        await asyncio.sleep(0.01)
     assert detail["snapshot_id"] == detail["id"] == snap_id
     assert detail["source_container_id"] == cid
     assert detail["source_container_name"] == "snap-src"

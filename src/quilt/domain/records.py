@@ -72,7 +72,7 @@ class SnapshotRecord:
     volume_mode: str
     pinned: bool = False
     ttl_seconds: int | None = None
-    size_bytes: int = 0
+    size_bytes: int | None = None  # None until measured (after the operation ends)
 
 
 @dataclass

@@ -63,6 +63,7 @@ class Platform:
         self.tasks.spawn(
             self.snapshots.run_reaper(self.settings.snapshot_reap_seconds), name="snapshot expiry"
         )
+        self.tasks.spawn(self.snapshots.run_measurer(), name="snapshot sizes")
 
     async def close(self) -> None:
         """Stop background work and drain the warm pool; containers keep running.

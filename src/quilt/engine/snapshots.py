@@ -10,6 +10,7 @@ snapshots stand on it, so lineage always resolves.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from quilt.store.store import Store
 
 log = logs.get(__name__)
+
+MEASURE_QUIET = 0.5  # seconds without a capture before a snapshot's size is measured
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,19 @@ class Snapshots:
     """The snapshots concern (and clones, which start from a snapshot)."""
 
     def __init__(
-        self, store: Store, node: Node, containers: Containers, operations: Operations
+        self,
+        store: Store,
+        node: Node,
+        containers: Containers,
+        operations: Operations,
     ) -> None:
         self.store = store
         self.node = node
         self.containers = containers
         self.operations = operations
         self._cloning: Counter[str] = Counter()  # snapshots a clone is being made from right now
+        self._unmeasured: asyncio.Queue[str] = asyncio.Queue()
+        self._last_capture = 0.0
 
     # -- reading ------------------------------------------------------------------------
 
@@ -159,7 +168,6 @@ class Snapshots:
                 "snapshot_id": snapshot.record.snapshot_id,
                 "container_id": record.container_id,
                 "pause_ms": snapshot.captured.pause_ms,
-                "size_bytes": snapshot.record.size_bytes,
             }
 
         return self.operations.submit(
@@ -200,14 +208,33 @@ class Snapshots:
                 network_mode=options.network_mode.value,
                 volume_mode=options.volume_mode.value,
                 ttl_seconds=ttl_seconds,
-                size_bytes=await asyncio.to_thread(self.node.layer_size, layer),
             )
             self.store.snapshots.insert(record)
         except BaseException:
             self.node.drop_layer(layer)
             raise
+        # Walking 10,000 files takes longer than the capture: measure after answering.
+        self._last_capture = time.monotonic()
+        self._unmeasured.put_nowait(snapshot_id)
         log.info("snapshot.taken", snapshot_id=snapshot_id, pause_ms=captured.pause_ms)
         return _Taken(record, captured)
+
+    async def run_measurer(self) -> None:
+        """Measure new snapshots one at a time, once captures have been quiet for a moment.
+
+        A walk of the pool competes with captures for the disk, so it waits until no capture
+        has happened for MEASURE_QUIET seconds; until measured, `size_bytes` is null.
+        """
+        for record in self.store.snapshots.list(None):
+            if record.size_bytes is None:  # left unmeasured by a previous server
+                self._unmeasured.put_nowait(record.snapshot_id)
+        while True:
+            snapshot_id = await self._unmeasured.get()
+            # A quiet period, not an event: sleep until no capture happened for a while.
+            while (quiet := time.monotonic() - self._last_capture) < MEASURE_QUIET:  # noqa: ASYNC110
+                await asyncio.sleep(MEASURE_QUIET - quiet)
+            size = await self.node.layer_size(self.node.snapshot_layer(snapshot_id))
+            self.store.snapshots.update(snapshot_id, size_bytes=size)
 
     # -- pin, delete, expiry --------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Node(Protocol):
         """Delete a captured layer (idempotent)."""
         ...
 
-    def layer_size(self, layer: str) -> int:
+    async def layer_size(self, layer: str) -> int:
         """Bytes a captured layer's changes take."""
         ...
 

@@ -25,6 +25,7 @@ from quilt.domain import ipam
 from quilt.domain.ids import new_container_id
 from quilt.domain.readiness import Checks
 from quilt.domain.records import PhaseRecord, now
+from quilt.drivers.commands import arun
 from quilt.drivers.network import bridge, netns
 from quilt.drivers.runtime import cgroups, console, ocispec, processes
 from quilt.drivers.runtime.minit import MinitClient, MinitUnavailable
@@ -96,7 +97,7 @@ async def _freeze(group: cgroups.Cgroups) -> None:
 
 
 def _syncfs(path: Path) -> None:
-    """Flush the filesystems under the container's root (overlay passes it to the upper)."""
+    """Flush the filesystem holding `path` to disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if _LIBC.syncfs(fd) != 0:
@@ -193,18 +194,19 @@ class LocalNode:
     async def capture(self, container_id: str, layer: str, *, flush: bool) -> Captured:
         """Copy the container's writable layer read-only, with the container frozen meanwhile.
 
-        btrfs flushes the source's dirty data into the snapshot; `flush` also syncs the
-        container's filesystem before the freeze (app-consistent). A container that is not
-        running is copied as it is.
+        The pool is flushed first, outside the pause; btrfs includes whatever the source
+        still holds in memory. `flush` (app-consistent) also syncs inside the freeze. A
+        container that is not running is copied as it is.
         """
         phases = _Phases()
         init = self.runtime.init(container_id)
-        if flush:
-            phases.step("flush")
-            await asyncio.to_thread(_syncfs, self.layout.container(container_id).rootfs)
         source = self.layout.layer(container_id)
         if not self.storage.exists(source):
             raise HostError(f"container {container_id} has no writable layer to capture")
+        # Write dirty data out before the freeze: the capture then commits little, and the
+        # pause stays short however much the container (or its neighbours) wrote.
+        phases.step("flush")
+        await asyncio.to_thread(_syncfs, self.storage.path(source))
         started = time.perf_counter()
         if init is None:
             phases.step("capture")
@@ -214,6 +216,9 @@ class LocalNode:
             phases.step("freeze")
             await _freeze(group)
             try:
+                if flush:  # app-consistent: also what was written since, before capturing
+                    phases.step("sync")
+                    _syncfs(self.storage.path(source))
                 phases.step("capture")
                 self.storage.snapshot(source, layer, readonly=True)
             finally:
@@ -244,9 +249,15 @@ class LocalNode:
         """Delete a captured layer (idempotent)."""
         self.storage.delete_subvolume(layer)
 
-    def layer_size(self, layer: str) -> int:
-        """Bytes the changes in a captured layer take (like `du -s` of its upper directory)."""
-        return self.storage.usage_bytes(f"{layer}/upper")
+    async def layer_size(self, layer: str) -> int:
+        """Bytes the changes in a captured layer take (`du -s` of its upper directory).
+
+        A separate process, so a walk of many files never holds the server's interpreter.
+        """
+        upper = self.storage.path(f"{layer}/upper")
+        result = await arun(["du", "-s", "-B1", str(upper)], check=False, timeout=600)
+        words = result.text.split()
+        return int(words[0]) if result.returncode == 0 and words else 0
 
     def stored_layers(self, kind: Literal["snapshots", "captures"]) -> set[str]:
         """Names of the captured layers of one kind in the storage pool."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -66,7 +67,7 @@ snapshots = Table(
     Column("volume_mode", String(32), nullable=False),
     Column("pinned", Boolean, nullable=False),
     Column("ttl_seconds", Integer, nullable=True),
-    Column("size_bytes", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=True),
 )
 
 addresses = Table(

@@ -66,7 +66,7 @@ class Snapshot(BaseModel):
     labels: dict[str, str]
     pinned: bool
     ttl_seconds: int | None
-    size_bytes: int
+    size_bytes: int | None = Field(description="bytes of changes; null while measuring")
     consistency_mode: str
     network_mode: str
     volume_mode: str

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("volume_mode", sa.String(32), nullable=False),
         sa.Column("pinned", sa.Boolean, nullable=False),
         sa.Column("ttl_seconds", sa.Integer, nullable=True),
-        sa.Column("size_bytes", sa.Integer, nullable=False),
+        sa.Column("size_bytes", sa.BigInteger, nullable=True),
     )
 
 
