@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from helpers import create, follow
+
 pytestmark = [pytest.mark.anyio, pytest.mark.host]
 
 
@@ -36,9 +38,12 @@ def host_snapshot(api: Any) -> dict[str, Any]:
         "runtime state": node.runtime.known(),
         "cgroups": cgroups,
         "container dirs": sorted(p.name for p in node.layout.containers.iterdir()),
-        "layers": sorted(p.name for p in (node.storage.root / "containers").iterdir())
-        if (node.storage.root / "containers").exists()
-        else [],
+        **{
+            kind: sorted(p.name for p in (node.storage.root / kind).iterdir())
+            if (node.storage.root / kind).exists()
+            else []
+            for kind in ("containers", "snapshots", "captures")
+        },
         "addresses": sorted(node.store.addresses.owners()),
     }
 
@@ -62,9 +67,45 @@ async def test_fifty_containers_leave_no_trace(api: Any) -> None:
     assert len(during["netns"]) == len(before["netns"]) + 50
     for cid in ids:
         assert (await api.client.delete(f"/api/containers/{cid}")).status_code == 200
-    # The kernel frees each veth pair shortly after its namespace is gone: allow it 5 s.
+    await settle(api, before)
+
+
+async def settle(api: Any, before: dict[str, Any]) -> None:
+    """Wait (up to 5 s) for the kernel to free veth pairs, then compare with `before`."""
     for _ in range(100):
         if host_snapshot(api) == before:
             break
         await asyncio.sleep(0.05)
     assert host_snapshot(api) == before
+
+
+async def test_snapshots_forks_and_clones_leave_no_trace(api: Any) -> None:
+    """Snapshots, clones and forks, once deleted, leave no layer, capture or container behind."""
+    tenant = {"X-Tenant-Id": "ten_test"}
+    before = host_snapshot(api)
+    source = (await create(api, name="leak-src"))["container_id"]
+    snap = await follow(api, "POST", f"/api/containers/{source}/snapshot", json={}, headers=tenant)
+    snapshot_id = snap["result"]["snapshot_id"]
+    cloned = await follow(
+        api, "POST", f"/api/snapshots/{snapshot_id}/clone", json={}, headers=tenant
+    )
+    forked = await follow(
+        api, "POST", f"/api/containers/{source}/fork", json={"count": 3}, headers=tenant
+    )
+    made = [cloned["result"]["container_id"], *forked["result"]["container_ids"], source]
+    for cid in made:
+        assert (await api.client.delete(f"/api/containers/{cid}")).status_code == 200
+    deleted = await api.client.delete(f"/api/snapshots/{snapshot_id}", headers=tenant)
+    assert deleted.status_code == 200
+    await settle(api, before)
+
+
+async def test_restart_removes_orphan_layers(api: Any) -> None:
+    """Start-up removes snapshot layers no row explains and every leftover fork capture."""
+    node = api.platform.node
+    node.storage.create_subvolume(node.snapshot_layer("snap_orphan"))
+    node.storage.create_subvolume(node.capture_layer("op_crashed"))
+    report = api.platform.snapshots.reconcile()
+    assert report == {"snapshot_layers": ["snap_orphan"], "captures": ["op_crashed"]}
+    assert node.stored_layers("snapshots") == set()
+    assert node.stored_layers("captures") == set()
