@@ -66,3 +66,15 @@ async def test_system_info_describes_the_server(api: Any) -> None:
     assert body["runtime"] == "runc"
     assert body["storage_backend"] in {"btrfs", "directory"}
     assert body["network"]["subnet"] == api.settings.subnet
+
+
+@pytest.mark.parametrize("concern", ["snapshots", "forks"])
+async def test_saved_state_guides_state_the_tenant_rule(api: Any, concern: str) -> None:
+    """Snapshot and fork help states the X-Tenant-Id rule; health names storage and freezer."""
+    rules = (await api.client.get(f"/api/{concern}/help")).json()["rules"]
+    assert any("X-Tenant-Id" in rule for rule in rules)
+    health = (await api.client.get(f"/api/{concern}/health")).json()
+    assert health["status"] == "ok"
+    names = {c["name"]: c for c in health["components"]}
+    assert names["storage"]["detail"].startswith("btrfs")
+    assert names["freezer"]["ok"] is True

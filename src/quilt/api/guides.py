@@ -139,6 +139,17 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
 }
 
 
+CONCERN_RULES: Final = {
+    concern: [
+        (
+            "Send X-Tenant-Id equal to your tenant (GET /api/system/info shows it): "
+            "400 without it, 403 with another tenant's."
+        )
+    ]
+    for concern in ("snapshots", "forks")
+}
+
+
 def api_routes(app: FastAPI) -> list[APIRoute]:
     """Every API route the app serves, read from the routers it was built from."""
     routers: list[APIRouter] = app.state.routers
@@ -199,6 +210,7 @@ def describe(app: FastAPI, concern: str) -> dict[str, Any]:
             "Authenticate with X-Api-Key or Authorization: Bearer.",
             "Errors share one shape: {error, error_code, request_id, details?, hint?}.",
             "A 202 answer is a receipt: follow status_url until the operation is terminal.",
+            *CONCERN_RULES.get(concern, []),
         ],
     }
 
