@@ -153,3 +153,6 @@ async def api(server: Server) -> AsyncIterator[Server]:
     for snapshot in platform.store.snapshots.list(None):
         platform.store.snapshots.delete(snapshot.snapshot_id)
         platform.node.drop_layer(platform.node.snapshot_layer(snapshot.snapshot_id))
+    for volume in platform.store.volumes.list(None):
+        platform.store.volumes.delete(volume.volume_id)
+        platform.node.remove_volume(volume.volume_id)

@@ -42,7 +42,7 @@ def host_snapshot(api: Any) -> dict[str, Any]:
             kind: sorted(p.name for p in (node.storage.root / kind).iterdir())
             if (node.storage.root / kind).exists()
             else []
-            for kind in ("containers", "snapshots", "captures")
+            for kind in ("containers", "snapshots", "captures", "volumes")
         },
         "addresses": sorted(node.store.addresses.owners()),
     }

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from quilt import __version__
-from quilt.api import api_keys, containers, errors, forks, guides, operations, snapshots, system
+from quilt.api import (
+    api_keys,
+    containers,
+    errors,
+    forks,
+    guides,
+    operations,
+    snapshots,
+    system,
+    volumes,
+)
 from quilt.api import exec as exec_routes
 from quilt.api.requestid import RequestId
 from quilt.engine.platform import Platform
@@ -38,7 +48,17 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestId)
     # Guides first: /api/containers/help must not be read as a container id.
-    modules = (system, guides, containers, exec_routes, snapshots, forks, operations, api_keys)
+    modules = (
+        system,
+        guides,
+        containers,
+        exec_routes,
+        snapshots,
+        forks,
+        volumes,
+        operations,
+        api_keys,
+    )
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)

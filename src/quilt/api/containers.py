@@ -74,7 +74,7 @@ async def create(
     """Create and start a container; 201 with the full status once readiness is probed."""
     p = platform(request)
     if execution == "async":
-        p.containers.validate(body)
+        p.containers.validate(caller.tenant_id, body)
 
         async def create_now() -> dict[str, Any]:
             record, _, _ = await p.containers.create(caller.tenant_id, body)

@@ -27,6 +27,7 @@ CONCERNS: Final = {
     "exec": "Run commands synchronously inside running containers; list and signal processes.",
     "snapshots": "Capture a container's filesystem; list, pin, expire, delete; clone from it.",
     "forks": "Branch a live container into writable copies (files and config, not memory).",
+    "volumes": "Named data that outlives containers: create, attach at create, inspect, rename.",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
 }
@@ -53,6 +54,12 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
                 "cpu_limit_percent": 50,
                 "strict": True,
             },
+        },
+        {
+            "title": "Attach a volume at create (append :ro for read-only)",
+            "method": "POST",
+            "path": "/api/containers",
+            "body": {"name": "worker", "volumes": ["data:/data"]},
         },
         {
             "title": "Create several at once (follow the operation)",
@@ -123,6 +130,20 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "method": "POST",
             "path": "/api/containers/{container_id}/fork",
             "body": {"name": "trial", "count": 10},
+        },
+    ],
+    "volumes": [
+        {
+            "title": "Create a volume",
+            "method": "POST",
+            "path": "/api/volumes",
+            "body": {"name": "data", "driver": "local", "labels": {"team": "qa"}},
+        },
+        {
+            "title": "Rename it (attachments follow)",
+            "method": "POST",
+            "path": "/api/volumes/{name}/rename",
+            "body": {"new_name": "data-v2"},
         },
     ],
     "operations": [
@@ -280,7 +301,7 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     components.append(
         {"name": "database", "ok": database_ok, "detail": p.store.engine.dialect.name}
     )
-    if concern in ("snapshots", "forks"):
+    if concern in ("snapshots", "forks", "volumes"):
         backend = p.node.storage.backend
         components.append(
             {
@@ -290,6 +311,7 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
                 + ("O(1) copy-on-write captures" if backend == "btrfs" else "captures copy files"),
             }
         )
+    if concern in ("snapshots", "forks"):
         components.append(
             {"name": "freezer", "ok": p.node.can_freeze(), "detail": "cgroup freezer"}
         )

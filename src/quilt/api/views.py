@@ -12,10 +12,16 @@ from quilt.wire import snapshots as wire_snapshots
 from quilt.wire.common import Receipt
 from quilt.wire.containers import Checks, ContainerStatus, Readiness
 from quilt.wire.operations import Operation, Phase
+from quilt.wire.volumes import Volume
 
 if TYPE_CHECKING:
     from quilt.domain.readiness import Readiness as DomainReadiness
-    from quilt.domain.records import ContainerRecord, OperationRecord, SnapshotRecord
+    from quilt.domain.records import (
+        ContainerRecord,
+        OperationRecord,
+        SnapshotRecord,
+        VolumeRecord,
+    )
     from quilt.engine.snapshots import Lineage
 
 
@@ -163,4 +169,19 @@ def lineage(found: Lineage) -> wire_snapshots.Lineage:
             wire_snapshots.CloneNode(container_id=c.container_id, name=c.name, state=c.state.value)
             for c in found.clones
         ],
+    )
+
+
+def volume(record: VolumeRecord) -> Volume:
+    """A volume as every volume route shows it."""
+    return Volume(
+        volume_id=record.volume_id,
+        name=record.name,
+        driver=record.driver,
+        labels=record.labels,
+        size_limit_mb=record.size_limit_mb,
+        mount_point=f"/volumes/{record.volume_id}",
+        status="active",
+        created_at=rfc3339(record.created_at) or "",
+        updated_at=rfc3339(record.updated_at) or "",
     )

@@ -11,6 +11,7 @@ TenantId = NewType("TenantId", str)
 ApiKeyId = NewType("ApiKeyId", str)
 RequestId = NewType("RequestId", str)
 SnapshotId = NewType("SnapshotId", str)
+VolumeId = NewType("VolumeId", str)
 
 API_KEY_PREFIX: Final = "quilt_sk_"
 DEFAULT_TENANT: Final = TenantId("ten_default")
@@ -33,6 +34,11 @@ def new_operation_id() -> OperationId:
 def new_snapshot_id() -> SnapshotId:
     """A fresh snapshot id, e.g. `snap_…`."""
     return SnapshotId(f"snap_{_token(8)}")
+
+
+def new_volume_id() -> VolumeId:
+    """A fresh volume id, e.g. `vol_…` (volumes are addressed by name; the id never changes)."""
+    return VolumeId(f"vol_{_token(8)}")
 
 
 def new_api_key_id() -> ApiKeyId:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quilt.domain.ids import ContainerId, OperationId, SnapshotId, TenantId
+    from quilt.domain.ids import ContainerId, OperationId, SnapshotId, TenantId, VolumeId
     from quilt.domain.states import ContainerState, OperationStatus
 
 
@@ -73,6 +73,20 @@ class SnapshotRecord:
     pinned: bool = False
     ttl_seconds: int | None = None
     size_bytes: int | None = None  # None until measured (after the operation ends)
+
+
+@dataclass
+class VolumeRecord:
+    """A named, tenant-scoped volume: data that outlives containers."""
+
+    volume_id: VolumeId
+    tenant_id: TenantId
+    name: str
+    driver: str
+    labels: dict[str, str]
+    size_limit_mb: int | None
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass

@@ -21,7 +21,7 @@ from quilt.domain.records import ContainerRecord, now
 from quilt.domain.snapshots import ResumePolicy
 from quilt.domain.states import ContainerState
 from quilt.errors import BadRequest, Conflict, NotFound, QuiltError
-from quilt.node.interface import Launched, LaunchSpec
+from quilt.node.interface import Launched, LaunchSpec, VolumeAttachment
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +51,19 @@ class HostFacts:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         gpus = tuple(sorted(p.name for p in Path("/dev").glob("nvidia[0-9]*")))
         return cls(memory_mb=pages // (1024 * 1024), cpus=os.cpu_count() or 1, gpus=gpus)
+
+
+def attachment_text(attachment: VolumeAttachment) -> str:
+    """How a row stores an attachment: `<volume id>:<target>[:ro]` (ids survive renames)."""
+    suffix = ":ro" if attachment.read_only else ""
+    return f"{attachment.volume_id}:{attachment.target}{suffix}"
+
+
+def parse_attachment(text: str) -> VolumeAttachment:
+    """The inverse of `attachment_text`."""
+    volume_id, _, rest = text.partition(":")
+    target, _, mode = rest.partition(":")
+    return VolumeAttachment(volume_id, target, read_only=mode == "ro")
 
 
 def conflict(record: ContainerRecord, action: str) -> Conflict:
@@ -136,7 +149,7 @@ class Containers:
 
     # -- create --------------------------------------------------------------------------
 
-    def validate(self, request: CreateContainer) -> tuple[LaunchSpec, list[str]]:
+    def validate(self, tenant_id: TenantId, request: CreateContainer) -> LaunchSpec:
         """Validate a create request into a launch spec (raises before any work starts)."""
         validation.check_name(request.name)
         image = request.image or self.settings.default_image
@@ -157,11 +170,16 @@ class Containers:
             memory, cpu, host_memory_mb=self.host.memory_mb, host_cpus=self.host.cpus
         )
         validation.check_gpus(request.gpu_count, request.gpu_ids, host_gpus=self.host.gpus)
-        mounts = validation.parse_volumes(request.volumes)
-        for mount in mounts:
-            # Volumes arrive with the saved-state concern; until then none exists.
-            raise NotFound(f"volume {mount.name!r} does not exist")
-        spec = LaunchSpec(
+        attachments = []
+        for mount in validation.parse_volumes(request.volumes):
+            volume = self.store.volumes.by_name(tenant_id, mount.name)
+            if volume is None:
+                raise NotFound(
+                    f"volume {mount.name!r} does not exist",
+                    hint='create it first: POST /api/volumes {"name": ...}',
+                )
+            attachments.append(VolumeAttachment(volume.volume_id, mount.target, mount.read_only))
+        return LaunchSpec(
             image=image,
             command=command,
             environment=environment,
@@ -169,20 +187,20 @@ class Containers:
             memory_limit_mb=memory,
             cpu_limit_percent=cpu,
             strict=request.strict,
+            volumes=tuple(attachments),
         )
-        return spec, list(request.volumes)
 
     async def create(
         self, tenant_id: TenantId, request: CreateContainer
     ) -> tuple[ContainerRecord, Readiness, Launched]:
         """Create and start a container; return only once readiness has been probed."""
-        spec, volumes = self.validate(request)
+        spec = self.validate(tenant_id, request)
         if self.store.containers.by_name(tenant_id, request.name) is not None:
             raise Conflict(
                 f"a container named {request.name!r} already exists",
                 details={"received": request.name},
             )
-        launched = await self.node.launch(spec, allow_pool=not volumes)
+        launched = await self.node.launch(spec, allow_pool=not spec.volumes)
         record = await self.register(
             tenant_id,
             spec,
@@ -191,7 +209,6 @@ class Containers:
             labels=request.labels,
             gpu_count=request.gpu_count,
             gpu_ids=request.gpu_ids,
-            volumes=volumes,
         )
         readiness = await self.readiness(record)
         return self.get(tenant_id, record.container_id), readiness, launched
@@ -245,7 +262,6 @@ class Containers:
         labels: Mapping[str, str],
         gpu_count: int = 0,
         gpu_ids: list[str] | None = None,
-        volumes: list[str] | None = None,
         source_snapshot_id: str | None = None,
         forked_from: str | None = None,
     ) -> ContainerRecord:
@@ -268,7 +284,7 @@ class Containers:
             gpu_count=gpu_count,
             gpu_ids=list(gpu_ids or []),
             labels=dict(labels),
-            volumes=list(volumes or []),
+            volumes=[attachment_text(v) for v in spec.volumes],
             state=ContainerState.RUNNING if running else ContainerState.CREATED,
             created_at=now(),
             pid=made.pid if isinstance(made, Launched) else None,
@@ -298,13 +314,14 @@ class Containers:
             cpu_limit_percent=record.cpu_limit_percent,
             strict=record.strict,
             container_id=record.container_id,
+            volumes=tuple(parse_attachment(text) for text in record.volumes),
         )
         return replace(spec, **changes)
 
     def submit_batch(self, tenant_id: TenantId, items: list[CreateContainer]) -> Any:
         """Create several containers in one operation; each item's outcome is recorded."""
         for item in items:
-            self.validate(item)  # refuse a bad batch before any work starts
+            self.validate(tenant_id, item)  # refuse a bad batch before any work starts
         names = [item.name for item in items]
         if len(set(names)) != len(names):
             raise BadRequest("two batch items share a name", details={"received": str(names)})

@@ -15,6 +15,7 @@ from quilt.engine.forks import Forks
 from quilt.engine.operations import Operations
 from quilt.engine.snapshots import Snapshots
 from quilt.engine.tasks import Tasks
+from quilt.engine.volumes import Volumes
 from quilt.node.local import LocalNode
 from quilt.store.store import Store
 
@@ -45,6 +46,7 @@ class Platform:
         )
         self.snapshots = Snapshots(self.store, self.node, self.containers, self.operations)
         self.forks = Forks(self.node, self.containers, self.operations)
+        self.volumes = Volumes(self.store, self.node, self.operations)
         self.api_keys = ApiKeys(self.store)
         self.dev_key: str | None = None
         self._pool_task: asyncio.Task[None] | None = None
@@ -53,7 +55,11 @@ class Platform:
         """Seed keys, finish what a previous server left, re-adopt containers, fill the pool."""
         self.dev_key = self.api_keys.seed(self.settings.api_key, self.settings.api_keys)
         failed = self.operations.fail_interrupted()
-        report = await self.containers.reconcile() | self.snapshots.reconcile()
+        report = (
+            await self.containers.reconcile()
+            | self.snapshots.reconcile()
+            | {"volumes": self.volumes.reconcile()}
+        )
         log.info(
             "server.reconciled",
             interrupted_operations=len(failed),

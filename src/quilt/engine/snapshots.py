@@ -61,10 +61,15 @@ class Lineage:
 def capture_warnings(record: ContainerRecord, options: CaptureOptions) -> list[str]:
     """What this host cannot honour of the requested modes, said plainly."""
     warnings = rules.network_warnings(options.network_mode)
-    if options.volume_mode is not VolumeMode.EXCLUDE and not record.volumes:
+    if options.volume_mode is not VolumeMode.EXCLUDE:
         warnings.append(
-            f"volume_mode {options.volume_mode.value!r}: the container has no volumes attached,"
-            " so only its own filesystem is captured"
+            f"volume_mode {options.volume_mode.value!r}: "
+            + (
+                "this server does not copy volume data into snapshots yet; volumes keep "
+                "their data and are not part of this capture"
+                if record.volumes
+                else "the container has no volumes attached, so only its own filesystem is captured"
+            )
         )
     return warnings
 

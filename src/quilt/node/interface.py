@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class VolumeAttachment:
+    """A volume mounted into a container at `target`."""
+
+    volume_id: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """What a container is to run: the parts of the create request the host needs."""
 
@@ -33,6 +42,7 @@ class LaunchSpec:
     strict: bool
     container_id: str | None = None  # None: the node picks (a warm pool member's id, or new)
     base_layer: str | None = None  # start the writable layer as a copy of this captured layer
+    volumes: tuple[VolumeAttachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,18 @@ class Node(Protocol):
         """Freeze the container (if running), copy its writable layer read-only, thaw it."""
         ...
 
+    def create_volume(self, volume_id: str) -> None:
+        """Make an empty volume in the storage pool."""
+        ...
+
+    def remove_volume(self, volume_id: str) -> None:
+        """Delete a volume and its data (idempotent)."""
+        ...
+
+    async def volume_usage(self, volume_id: str) -> int:
+        """Bytes a volume's files take."""
+        ...
+
     def snapshot_layer(self, snapshot_id: str) -> str:
         """Where a snapshot's captured layer lives."""
         ...
@@ -127,7 +149,7 @@ class Node(Protocol):
         """Bytes a captured layer's changes take."""
         ...
 
-    def stored_layers(self, kind: Literal["snapshots", "captures"]) -> set[str]:
+    def stored_layers(self, kind: Literal["snapshots", "captures", "volumes"]) -> set[str]:
         """Names of the captured layers of one kind that exist on the host."""
         ...
 

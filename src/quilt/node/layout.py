@@ -8,6 +8,7 @@
 <pool>/containers/<id>/{upper,work}             the writable layer (a btrfs subvolume)
 <pool>/snapshots/<snapshot id>/upper            a snapshot (a read-only btrfs snapshot of a layer)
 <pool>/captures/<token>/upper                   a fork's capture, removed once the forks exist
+<pool>/volumes/<volume id>                      a volume (a btrfs subvolume), bind-mounted in
 <data_dir>/tag                                  the data dir's host tag (see new_tag)
 /run/quilt/<tag>/<id>.sock                      minit's socket: the container cannot see it,
                                                 and the path stays short (AF_UNIX: 107 bytes)
@@ -113,6 +114,10 @@ class Layout:
     def snapshot_layer(self, snapshot_id: str) -> str:
         """A snapshot's read-only copy of a writable layer, relative to the storage pool."""
         return f"snapshots/{snapshot_id}"
+
+    def volume_layer(self, volume_id: str) -> str:
+        """A volume's subvolume, relative to the storage pool."""
+        return f"volumes/{volume_id}"
 
     def capture_layer(self, token: str) -> str:
         """A transient read-only capture (a fork's source), relative to the storage pool."""

@@ -110,6 +110,13 @@ def _syncfs(path: Path) -> None:
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
+async def _du(path: Path) -> int:
+    """Bytes allocated under `path`, like `du -s` (0 if it is gone)."""
+    result = await arun(["du", "-s", "-B1", str(path)], check=False, timeout=600)
+    words = result.text.split()
+    return int(words[0]) if result.returncode == 0 and words else 0
+
+
 def data_dir_tag(data_dir: Path) -> str:
     """The data dir's host tag: read from `<data_dir>/tag`, written there on first use."""
     path = data_dir / "tag"
@@ -228,6 +235,18 @@ class LocalNode:
         phases.finish()
         return Captured(layer, round(pause_ms, 3), phases.done)
 
+    def create_volume(self, volume_id: str) -> None:
+        """Make an empty volume (a subvolume of the pool)."""
+        self.storage.create_subvolume(self.layout.volume_layer(volume_id))
+
+    def remove_volume(self, volume_id: str) -> None:
+        """Delete a volume and its data (idempotent)."""
+        self.storage.delete_subvolume(self.layout.volume_layer(volume_id))
+
+    async def volume_usage(self, volume_id: str) -> int:
+        """Bytes a volume's files take (`du -s`, in a separate process)."""
+        return await _du(self.storage.path(self.layout.volume_layer(volume_id)))
+
     def snapshot_layer(self, snapshot_id: str) -> str:
         """Where a snapshot's captured layer lives in the storage pool."""
         return self.layout.snapshot_layer(snapshot_id)
@@ -254,12 +273,9 @@ class LocalNode:
 
         A separate process, so a walk of many files never holds the server's interpreter.
         """
-        upper = self.storage.path(f"{layer}/upper")
-        result = await arun(["du", "-s", "-B1", str(upper)], check=False, timeout=600)
-        words = result.text.split()
-        return int(words[0]) if result.returncode == 0 and words else 0
+        return await _du(self.storage.path(f"{layer}/upper"))
 
-    def stored_layers(self, kind: Literal["snapshots", "captures"]) -> set[str]:
+    def stored_layers(self, kind: Literal["snapshots", "captures", "volumes"]) -> set[str]:
         """Names of the captured layers of one kind in the storage pool."""
         try:
             return {p.name for p in self.storage.path(kind).iterdir()}
@@ -377,9 +393,19 @@ class LocalNode:
             pids_limit=self.settings.pids_limit,
             strict=spec.strict,
             open_files=min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 20),
-            binds=tuple(
-                ocispec.BindMount(str(paths.etc / name), f"/etc/{name}", read_only=False)
-                for name in ("hosts", "hostname", "resolv.conf")
+            binds=(
+                *(
+                    ocispec.BindMount(str(paths.etc / name), f"/etc/{name}", read_only=False)
+                    for name in ("hosts", "hostname", "resolv.conf")
+                ),
+                *(
+                    ocispec.BindMount(
+                        str(self.storage.path(self.layout.volume_layer(v.volume_id))),
+                        v.target,
+                        read_only=v.read_only,
+                    )
+                    for v in spec.volumes
+                ),
             ),
         )
         config = ocispec.build_config(runtime_spec)

@@ -70,6 +70,20 @@ snapshots = Table(
     Column("size_bytes", BigInteger, nullable=True),
 )
 
+volumes = Table(
+    "volumes",
+    metadata,
+    Column("volume_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("driver", String(32), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("size_limit_mb", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_volumes_tenant_name"),
+)
+
 addresses = Table(
     "addresses",
     metadata,

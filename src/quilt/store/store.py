@@ -24,6 +24,7 @@ from quilt.domain.records import (
     OperationRecord,
     PhaseRecord,
     SnapshotRecord,
+    VolumeRecord,
     now,
 )
 from quilt.domain.states import ContainerState, OperationStatus
@@ -63,6 +64,7 @@ class Store:
         self.addresses = Addresses(self.engine)
         self.operations = Operations(self.engine)
         self.snapshots = Snapshots(self.engine)
+        self.volumes = Volumes(self.engine)
         self.api_keys = ApiKeys(self.engine)
         self.meta = Meta(self.engine)
 
@@ -326,6 +328,74 @@ class Snapshots(_Repository):
         s = schema.snapshots.c
         with self.engine.begin() as conn:
             conn.execute(delete(schema.snapshots).where(s.snapshot_id == snapshot_id))
+
+
+def _volume(row: RowMapping) -> VolumeRecord:
+    data = dict(row)
+    for key in ("created_at", "updated_at"):
+        data[key] = _utc(data[key])
+    return VolumeRecord(**data)
+
+
+class Volumes(_Repository):
+    """Volume rows, looked up by name within a tenant."""
+
+    def insert(self, record: VolumeRecord) -> None:
+        """Store a new volume; a taken name in the tenant is a `Conflict`."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(schema.volumes).values(**asdict(record)))
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a volume named {record.name!r} already exists",
+                details={"received": record.name},
+            ) from exc
+
+    def by_name(self, tenant_id: TenantId, name: str) -> VolumeRecord | None:
+        """One volume of the tenant by name, or None."""
+        v = schema.volumes.c
+        query = select(schema.volumes).where(v.tenant_id == tenant_id, v.name == name)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _volume(row) if row else None
+
+    def by_id(self, volume_id: str) -> VolumeRecord | None:
+        """One volume of any tenant by id (attachments store ids), or None."""
+        v = schema.volumes.c
+        query = select(schema.volumes).where(v.volume_id == volume_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _volume(row) if row else None
+
+    def rename(self, volume_id: str, new_name: str) -> None:
+        """Give a volume a new name (unique in its tenant, else a `Conflict`)."""
+        v = schema.volumes.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(schema.volumes)
+                    .where(v.volume_id == volume_id)
+                    .values(name=new_name, updated_at=now())
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a volume named {new_name!r} already exists", details={"received": new_name}
+            ) from exc
+
+    def delete(self, volume_id: str) -> None:
+        """Remove a volume row."""
+        v = schema.volumes.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.volumes).where(v.volume_id == volume_id))
+
+    def list(self, tenant_id: TenantId | None) -> list[VolumeRecord]:
+        """The tenant's volumes (every tenant's when None), by name."""
+        v = schema.volumes.c
+        query = select(schema.volumes).order_by(v.name)
+        if tenant_id is not None:
+            query = query.where(v.tenant_id == tenant_id)
+        with self.engine.connect() as conn:
+            return [_volume(r) for r in conn.execute(query).mappings()]
 
 
 def _operation(row: RowMapping) -> OperationRecord:
