@@ -334,3 +334,47 @@ def test_a_leftover_loop_device_does_not_block_reopening(
     assert len(loops_of(pool.image).splitlines()) == 1
     subprocess.run(["umount", str(again.root)], check=True)
     assert loops_of(pool.image) == ""  # autoclear: the unmount alone freed the device
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write and fsync, so a quota is charged before this returns."""
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def test_a_limit_stops_writes_past_it(pool: StoragePool) -> None:
+    """A capped subvolume takes writes up to its cap, then fails with EDQUOT, and recovers."""
+    volume = pool.create_subvolume("volumes/capped")
+    pool.limit_subvolume("volumes/capped", 2 << 20)
+    assert pool.quotas == "simple"
+    (volume / "fits").write_bytes(os.urandom(1 << 20))
+    with pytest.raises(OSError, match="quota") as caught:
+        write_synced(volume / "too-big", os.urandom(4 << 20))
+    assert caught.value.errno == errno.EDQUOT
+    (volume / "too-big").unlink()
+    (volume / "fits").unlink()
+    (volume / "again").write_bytes(os.urandom(1 << 20))
+    free = pool.create_subvolume("volumes/free")
+    (free / "big").write_bytes(os.urandom(4 << 20))  # uncapped neighbours are not affected
+
+
+def test_limits_need_quotas_on_an_operators_btrfs(
+    pool: StoragePool, open_pool: Callable[..., StoragePool]
+) -> None:
+    """On a btrfs Quilt did not make, quotas are not switched on for the operator: 400."""
+    inner = open_pool("data/pool/nested-data")
+    inner.create_subvolume("volumes/v")
+    with pytest.raises(BadRequest, match="quotas"):
+        inner.limit_subvolume("volumes/v", 1 << 20)
+    assert inner.quotas is None
+    inner.delete_subvolume("volumes")
+
+
+def test_limits_need_btrfs(open_pool: Callable[..., StoragePool]) -> None:
+    """The directory backend cannot cap a subvolume, and says so."""
+    pool = open_pool(backend="directory")
+    pool.create_subvolume("volumes/v")
+    with pytest.raises(BadRequest, match="directory backend"):
+        pool.limit_subvolume("volumes/v", 1 << 20)

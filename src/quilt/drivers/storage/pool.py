@@ -45,16 +45,27 @@ SUBVOLUME_ROOT_INODE: Final = 256
 _OCTAL_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
 
 
-def _iow(number: int) -> int:
-    """`_IOW(BTRFS_IOCTL_MAGIC, number, <one page>)` from asm-generic/ioctl.h."""
-    return (1 << 30) | (_VOL_ARGS_SIZE << 16) | (_BTRFS_IOCTL_MAGIC << 8) | number
+_IOW: Final = 1
+_IOR: Final = 2
 
 
-IOC_SUBVOL_CREATE: Final = _iow(14)
-IOC_SNAP_DESTROY: Final = _iow(15)
-IOC_SNAP_CREATE_V2: Final = _iow(23)
+def _ioc(direction: int, number: int, size: int) -> int:
+    """`_IOC(direction, BTRFS_IOCTL_MAGIC, number, size)` from asm-generic/ioctl.h."""
+    return (direction << 30) | (size << 16) | (_BTRFS_IOCTL_MAGIC << 8) | number
+
+
+IOC_SUBVOL_CREATE: Final = _ioc(_IOW, 14, _VOL_ARGS_SIZE)
+IOC_SNAP_DESTROY: Final = _ioc(_IOW, 15, _VOL_ARGS_SIZE)
+IOC_SNAP_CREATE_V2: Final = _ioc(_IOW, 23, _VOL_ARGS_SIZE)
+IOC_SUBVOL_SETFLAGS: Final = _ioc(_IOW, 26, 8)  # a __u64 of BTRFS_SUBVOL_* flags
+IOC_QUOTA_CTL: Final = _ioc(_IOW | _IOR, 40, 16)  # _IOWR, struct btrfs_ioctl_quota_ctl_args
+IOC_QGROUP_LIMIT: Final = _ioc(_IOR, 43, 48)  # _IOR (sic), struct btrfs_ioctl_qgroup_limit_args
+QUOTA_ENABLE: Final = 1  # BTRFS_QUOTA_CTL_ENABLE: full qgroups, shared extents tracked
+QUOTA_ENABLE_SIMPLE: Final = 4  # BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA (Linux 6.7+)
+QGROUP_LIMIT_MAX_RFER: Final = 1  # BTRFS_QGROUP_LIMIT_MAX_RFER
 
 Backend = Literal["btrfs", "directory"]
+QuotaKind = Literal["simple", "full"]
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -155,6 +166,11 @@ def vol_args_v2(source_fd: int, name: str, *, readonly: bool) -> bytearray:
     return bytearray(struct.pack("qQQ32s4040s", source_fd, 0, flags, b"", _ioctl_name(name)))
 
 
+def qgroup_limit_args(limit_bytes: int) -> bytearray:
+    """`struct btrfs_ioctl_qgroup_limit_args` capping the fd's own subvolume (qgroupid 0)."""
+    return bytearray(struct.pack("=QQQQQQ", 0, QGROUP_LIMIT_MAX_RFER, limit_bytes, 0, 0, 0))
+
+
 def _ioctl_name(name: str) -> bytes:
     raw = os.fsencode(name)
     if not raw or b"/" in raw or b"\0" in raw or len(raw) > _VOL_NAME_MAX:
@@ -240,6 +256,7 @@ class StoragePool:
     reason: str | None = None
     data_dir: Path | None = None
     image: Path | None = None  # the loop-mounted image file, when the pool is one
+    quotas: QuotaKind | None = None  # set once this process switched them on
 
     @classmethod
     def open(
@@ -370,6 +387,68 @@ class StoragePool:
             args = vol_args_v2(source, dst.name, readonly=readonly)
             _ioctl(parent, IOC_SNAP_CREATE_V2, args, "SNAP_CREATE_V2", dst)
         return dst
+
+    def set_readonly(self, rel: str) -> None:
+        """Make subvolume `rel` read-only (on the directory backend, a promise kept by callers)."""
+        if self.backend != "btrfs":
+            return
+        path = self.path(rel)
+        with _dir_fd(path) as fd:
+            flags = bytearray(struct.pack("=Q", _SUBVOL_RDONLY))
+            _ioctl(fd, IOC_SUBVOL_SETFLAGS, flags, "SUBVOL_SETFLAGS", path)
+
+    def limit_subvolume(self, rel: str, limit_bytes: int) -> None:
+        """Cap the bytes subvolume `rel` may hold: past it, writes fail with EDQUOT.
+
+        The cap is a btrfs qgroup limit. Quotas are switched on the first time a cap is set,
+        and only on a pool image Quilt made: on a btrfs the operator owns, quotas are the
+        operator's to enable. Simple quotas (Linux 6.7+) cost captures nothing measurable;
+        older kernels get full qgroups, which slow snapshot deletion.
+        """
+        if self.backend != "btrfs":
+            raise BadRequest(
+                "size limits need the btrfs storage pool, and this server uses the directory "
+                f"backend ({self.reason})",
+                hint="create the volume without size_limit_mb",
+            )
+        if self.image is not None:
+            self._enable_quotas()
+        path = self.path(rel)
+        with _dir_fd(path) as fd:
+            try:
+                fcntl.ioctl(fd, IOC_QGROUP_LIMIT, qgroup_limit_args(limit_bytes))
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:
+                    raise BadRequest(
+                        f"size limits need btrfs quotas, which are off on the filesystem "
+                        f"holding {self.root}",
+                        hint=f"an operator can run `btrfs quota enable {self.root}`, or create "
+                        "the volume without size_limit_mb",
+                    ) from exc
+                raise HostError(
+                    f"ioctl BTRFS_IOC_QGROUP_LIMIT on {path} failed: {exc.strerror}"
+                ) from exc
+
+    def _enable_quotas(self) -> None:
+        if self.quotas is not None:
+            return
+        with _dir_fd(self.root) as fd:
+            kinds: tuple[tuple[QuotaKind, int], ...] = (
+                ("simple", QUOTA_ENABLE_SIMPLE),
+                ("full", QUOTA_ENABLE),
+            )
+            for kind, command in kinds:
+                try:
+                    fcntl.ioctl(fd, IOC_QUOTA_CTL, bytearray(struct.pack("=QQ", command, 0)))
+                except OSError as exc:
+                    if exc.errno == errno.EINVAL and kind == "simple":
+                        continue  # a kernel before simple quotas
+                    raise HostError(
+                        f"ioctl BTRFS_IOC_QUOTA_CTL on {self.root} failed: {exc.strerror}"
+                    ) from exc
+                self.quotas = kind
+                log.info("pool.quotas_enabled", kind=kind, root=str(self.root))
+                return
 
     def delete_subvolume(self, rel: str) -> None:
         """Delete `rel` and every subvolume nested in it; nothing happens if it is absent."""
