@@ -13,6 +13,8 @@ error bodies. Imports only the standard library.
     ├── Conflict                      409 CONFLICT      (details.state when a state forbids it)
     │   ├── SnapshotPinned            409 SNAPSHOT_PINNED  (unpin before delete)
     │   └── SnapshotInUse             409 SNAPSHOT_IN_USE  (containers or snapshots stand on it)
+    ├── PayloadTooLarge               413 PAYLOAD_TOO_LARGE (the body is over a set limit)
+    │   └── QuotaExceeded             413 QUOTA_EXCEEDED   (a volume's size_limit_mb is reached)
     ├── CapacityFull                  503 CAPACITY_FULL (always with a hint)
     ├── ServiceUnavailable            503 SERVICE_UNAVAILABLE
     └── HostError                     500 INTERNAL      (a host operation failed: names the
@@ -97,6 +99,19 @@ class SnapshotInUse(Conflict):
     """Containers cloned from the snapshot, or snapshots taken on top of it, still exist."""
 
     code = "SNAPSHOT_IN_USE"
+
+
+class PayloadTooLarge(QuiltError):
+    """The request body is larger than the server accepts for this route."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class QuotaExceeded(PayloadTooLarge):
+    """Writing this would take a volume past its `size_limit_mb`."""
+
+    code = "QUOTA_EXCEEDED"
 
 
 class CapacityFull(QuiltError):
