@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     snapshot_reap_seconds: float = Field(
         default=30.0, gt=0, description="how often expired snapshots are reclaimed"
     )
+    upload_limit_mb: int = Field(
+        default=4096, gt=0, description="largest archive body accepted (MiB)"
+    )
+    file_limit_mb: int = Field(
+        default=64, gt=0, description="largest single file written through the files route (MiB)"
+    )
     base_url: str | None = Field(default=None, description="public base URL (APP_BASE_URL)")
     log_level: str = "info"
 

@@ -261,3 +261,41 @@ async def test_stopped_container_can_be_snapshotted(api: Any) -> None:
     assert "freeze" not in {p["name"] for p in op["phases"]}
     child = (await clone(api, op["result"]["snapshot_id"], name="from-stopped"))["result"]
     assert (await run(api, child["container_id"], "cat", "/still"))["stdout"] == "still\n"
+
+
+async def test_included_volumes_travel_with_the_snapshot(api: Any) -> None:
+    """include_named copies volume data in: clones and forks see it, apart from the volume."""
+    await api.client.post("/api/volumes", json={"name": "notes"})
+    cid = (await create(api, name="vol-src", volumes=["notes:/etc"]))["container_id"]
+    await run(api, cid, "/bin/sh", "-c", "mkdir -p /etc/sub && echo kept > /etc/sub/note")
+    plain = await snapshot(api, cid)
+    op = await snapshot(api, cid, volume_mode="include_named")
+    assert "volumes" in {p["name"] for p in op["phases"]}
+    assert op["warnings"] == []
+    snap_id = op["result"]["snapshot_id"]
+    detail = (await api.client.get(f"/api/snapshots/{snap_id}", headers=TENANT)).json()
+    assert detail["volumes_included"] == [{"name": "notes", "target": "/etc"}]
+    await run(api, cid, "/bin/sh", "-c", "echo later > /etc/sub/note")
+    made = await clone(api, snap_id, name="vol-clone")
+    assert made["status"] == "succeeded", made
+    clone_id = made["result"]["container_id"]
+    assert (await run(api, clone_id, "cat", "/etc/sub/note"))["stdout"] == "kept\n"
+    # Like the mounted volume, the copy hides the image's own /etc/passwd beneath it.
+    listed = (await run(api, clone_id, "ls", "/etc"))["stdout"].split()
+    assert "sub" in listed
+    assert "passwd" not in listed
+    await run(api, clone_id, "/bin/sh", "-c", "echo clone > /etc/sub/note")
+    assert (await run(api, cid, "cat", "/etc/sub/note"))["stdout"] == "later\n"
+    without = await clone(api, plain["result"]["snapshot_id"], name="no-vol-clone")
+    listing = await run(api, without["result"]["container_id"], "ls", "/etc")
+    assert "sub" not in listing["stdout"].split()
+    forked = await follow(
+        api,
+        "POST",
+        f"/api/containers/{cid}/fork",
+        json={"name": "vol-fork", "volume_mode": "include_all_allowed"},
+        headers=TENANT,
+    )
+    assert forked["status"] == "succeeded", forked
+    child = forked["result"]["container_id"]
+    assert (await run(api, child, "cat", "/etc/sub/note"))["stdout"] == "later\n"

@@ -13,7 +13,7 @@ from quilt.api import views
 from quilt.api.auth import Caller, platform
 from quilt.domain.records import rfc3339
 from quilt.errors import BadRequest
-from quilt.wire.common import Receipt
+from quilt.wire.common import ARCHIVE_BODY, Receipt
 from quilt.wire.containers import (
     BatchCreate,
     ByName,
@@ -272,3 +272,35 @@ async def patch_env(
         caller.tenant_id, container_id, body.environment, merge=True
     )
     return {"success": True, "environment": env}
+
+
+@router.post(
+    "/{container_id}/archive",
+    status_code=202,
+    response_model=Receipt,
+    summary="Extract an archive into a running container",
+    openapi_extra=ARCHIVE_BODY,
+)
+async def archive(
+    request: Request,
+    container_id: str,
+    caller: Caller,
+    path: str | None = None,
+    strip_components: int | None = None,
+) -> Any:
+    """Extract a tar or tar.gz body under `path` (default /) as the container sees its files.
+
+    The normal way to sync a codebase in; `strip_components` drops leading path parts.
+    """
+    p = platform(request)
+    record = p.containers.running(caller.tenant_id, container_id, "extract an archive into")
+    operation = await p.archives.accept(
+        caller.tenant_id,
+        request.stream(),
+        request.headers.get("content-type"),
+        target=("container", record.container_id),
+        open_tree=lambda: p.node.container_files(record.container_id),
+        path=path,
+        strip_components=strip_components,
+    )
+    return views.accepted(operation)

@@ -27,7 +27,10 @@ CONCERNS: Final = {
     "exec": "Run commands synchronously inside running containers; list and signal processes.",
     "snapshots": "Capture a container's filesystem; list, pin, expire, delete; clone from it.",
     "forks": "Branch a live container into writable copies (files and config, not memory).",
-    "volumes": "Named data that outlives containers: create, attach at create, inspect, rename.",
+    "volumes": (
+        "Named data that outlives containers: create (optionally size-limited), attach at "
+        "create, inspect, rename; list, read, write and delete files; extract archives."
+    ),
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
 }
@@ -60,6 +63,12 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "method": "POST",
             "path": "/api/containers",
             "body": {"name": "worker", "volumes": ["data:/data"]},
+        },
+        {
+            "title": "Sync a codebase in: `tar -cz . | curl --data-binary @-` (raw tar.gz)",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/archive?path=/workspace",
+            "body": None,
         },
         {
             "title": "Create several at once (follow the operation)",
@@ -140,6 +149,36 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "body": {"name": "data", "driver": "local", "labels": {"team": "qa"}},
         },
         {
+            "title": "Create a volume capped at 512 MiB (writes past it answer 413)",
+            "method": "POST",
+            "path": "/api/volumes",
+            "body": {"name": "scratch", "size_limit_mb": 512},
+        },
+        {
+            "title": "Write a file (content is base64; mode as octal digits)",
+            "method": "POST",
+            "path": "/api/volumes/{name}/files",
+            "body": {"path": "/config/app.toml", "content": "a2V5ID0gMQo=", "mode": 644},
+        },
+        {
+            "title": "List a directory, 100 entries a page",
+            "method": "GET",
+            "path": "/api/volumes/{name}/ls?path=/config&page=1&page_size=100",
+            "body": None,
+        },
+        {
+            "title": "Read a file: raw bytes, metadata in X-Quilt-File-* headers",
+            "method": "GET",
+            "path": "/api/volumes/{name}/files/{path}",
+            "body": None,
+        },
+        {
+            "title": "Extract a tar.gz (raw body, Content-Type: application/gzip)",
+            "method": "POST",
+            "path": "/api/volumes/{name}/archive?path=/app&strip_components=1",
+            "body": None,
+        },
+        {
             "title": "Rename it (attachments follow)",
             "method": "POST",
             "path": "/api/volumes/{name}/rename",
@@ -212,7 +251,7 @@ def describe(app: FastAPI, concern: str) -> dict[str, Any]:
     routes = [
         {
             "method": method,
-            "path": route.path,
+            "path": route.path_format,
             "summary": route.summary or "",
             "description": (route.description or "").strip(),
             "status": route.status_code or 200,

@@ -12,7 +12,7 @@ from quilt.wire import snapshots as wire_snapshots
 from quilt.wire.common import Receipt
 from quilt.wire.containers import Checks, ContainerStatus, Readiness
 from quilt.wire.operations import Operation, Phase
-from quilt.wire.volumes import Volume
+from quilt.wire.volumes import FileEntry, Volume
 
 if TYPE_CHECKING:
     from quilt.domain.readiness import Readiness as DomainReadiness
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         SnapshotRecord,
         VolumeRecord,
     )
+    from quilt.drivers.storage.files import Entry
     from quilt.engine.snapshots import Lineage
 
 
@@ -141,6 +142,9 @@ def snapshot(record: SnapshotRecord) -> wire_snapshots.Snapshot:
         consistency_mode=record.consistency_mode,
         network_mode=record.network_mode,
         volume_mode=record.volume_mode,
+        volumes_included=[
+            wire_snapshots.IncludedVolume(**v) for v in record.config.get("volumes_included", [])
+        ],
     )
 
 
@@ -184,4 +188,18 @@ def volume(record: VolumeRecord) -> Volume:
         status="active",
         created_at=rfc3339(record.created_at) or "",
         updated_at=rfc3339(record.updated_at) or "",
+    )
+
+
+def file_entry(entry: Entry) -> FileEntry:
+    """A file, directory or link as the files routes show it."""
+    return FileEntry(
+        name=entry.name,
+        path=entry.path,
+        type=entry.type,
+        is_dir=entry.type == "directory",
+        size=entry.size,
+        mode=f"{entry.mode:04o}",
+        modified_at=entry.modified_at,
+        link_target=entry.link_target,
     )

@@ -1,28 +1,46 @@
-"""Routes of the volumes concern (quilt-api §3.7): create, list, get, inspect, rename, delete."""
+"""Routes of the volumes concern (quilt-api §3.7): volumes, their files, and archive uploads."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import base64
+import binascii
+import os
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
 
 from quilt.api import views
 from quilt.api.auth import Caller, platform
-from quilt.wire.common import Receipt
+from quilt.domain.files import file_mode
+from quilt.errors import BadRequest, PayloadTooLarge
+from quilt.wire.common import ARCHIVE_BODY, Receipt
 from quilt.wire.volumes import (
     Attachment,
     CreateVolume,
+    FileEntry,
+    FileList,
+    FileRemoved,
     Renamed,
     RenameVolume,
     Volume,
     VolumeInspect,
     VolumeList,
+    WriteFile,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from quilt.domain.records import VolumeRecord
+    from quilt.drivers.storage.files import Entry
 
 router = APIRouter(prefix="/api/volumes", tags=["volumes"])
+
+INLINE_LIMIT: Final = 1 << 20  # files up to this size are answered in one piece
+CHUNK: Final = 1 << 18
 
 
 def _volume(record: VolumeRecord) -> dict[str, Any]:
@@ -87,3 +105,127 @@ async def rename(request: Request, name: str, body: RenameVolume, caller: Caller
 async def delete(request: Request, name: str, caller: Caller) -> Any:
     """Delete the volume and its data (an operation); 409 while a container attaches it."""
     return views.accepted(platform(request).volumes.submit_delete(caller.tenant_id, name))
+
+
+@router.get("/{name}/ls", response_model=FileList, summary="List a directory of a volume")
+async def ls(
+    request: Request,
+    name: str,
+    caller: Caller,
+    path: str = "/",
+    page: int = 1,
+    page_size: int = 100,
+) -> FileList:
+    """One page of a directory's entries (`path` from the volume's root), by name."""
+    found = await platform(request).volumes.ls(
+        caller.tenant_id, name, path, page=page, page_size=page_size
+    )
+    return FileList(
+        path=found.path,
+        files=[views.file_entry(e) for e in found.entries],
+        page=found.page,
+        page_size=found.page_size,
+        total=found.total,
+    )
+
+
+@router.post("/{name}/files", status_code=201, response_model=FileEntry, summary="Write a file")
+async def write_file(request: Request, name: str, body: WriteFile, caller: Caller) -> FileEntry:
+    """Create or replace one file from base64 `content`; parent directories are made."""
+    p = platform(request)
+    try:
+        content = base64.b64decode(body.content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(
+            "content is not valid base64", details={"received": body.content[:40]}
+        ) from exc
+    limit = p.settings.file_limit_mb << 20
+    if len(content) > limit:
+        raise PayloadTooLarge(
+            f"the file is larger than the {p.settings.file_limit_mb} MiB the files route takes",
+            hint="send large files, or many, with POST /api/volumes/{name}/archive",
+        )
+    entry = await p.volumes.write_file(
+        caller.tenant_id, name, body.path, content, file_mode(body.mode)
+    )
+    return views.file_entry(entry)
+
+
+def _file_headers(entry: Entry) -> dict[str, str]:
+    return {
+        "X-Quilt-File-Path": entry.path,
+        "X-Quilt-File-Size": str(entry.size),
+        "X-Quilt-File-Mode": f"{entry.mode:04o}",
+        "X-Quilt-File-Modified": entry.modified_at,
+        "Last-Modified": formatdate(entry.mtime, usegmt=True),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(entry.name)}",
+    }
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    try:
+        while chunk := os.read(fd, CHUNK):
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+@router.get(
+    "/{name}/files/{path:path}",
+    summary="Read a file",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def read_file(request: Request, name: str, path: str, caller: Caller) -> Response:
+    """The file's raw bytes; its path, size, mode and time in `X-Quilt-File-*` headers."""
+    fd, entry = platform(request).volumes.open_file(caller.tenant_id, name, path)
+    headers = _file_headers(entry)
+    if entry.size > INLINE_LIMIT:
+        return StreamingResponse(
+            _chunks(fd), media_type="application/octet-stream", headers=headers
+        )
+    try:
+        data = os.read(fd, INLINE_LIMIT + 1)
+    finally:
+        os.close(fd)
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@router.delete("/{name}/files/{path:path}", response_model=FileRemoved, summary="Delete a file")
+async def remove_file(
+    request: Request, name: str, path: str, caller: Caller, recursive: bool = False
+) -> FileRemoved:
+    """Delete a file or link; a directory too if empty, or with everything in it if `recursive`."""
+    entry = await platform(request).volumes.remove_file(
+        caller.tenant_id, name, path, recursive=recursive
+    )
+    return FileRemoved(path=entry.path, type=entry.type)
+
+
+@router.post(
+    "/{name}/archive",
+    status_code=202,
+    response_model=Receipt,
+    summary="Extract an archive into a volume",
+    openapi_extra=ARCHIVE_BODY,
+)
+async def archive(
+    request: Request,
+    name: str,
+    caller: Caller,
+    path: str | None = None,
+    strip_components: int | None = None,
+) -> Any:
+    """Extract a tar or tar.gz body under `path` (default /), dropping `strip_components`."""
+    p = platform(request)
+    record = p.volumes.get(caller.tenant_id, name)
+    operation = await p.archives.accept(
+        caller.tenant_id,
+        request.stream(),
+        request.headers.get("content-type"),
+        target=("volume", record.name),
+        open_tree=lambda: p.node.volume_files(record.volume_id),
+        path=path,
+        strip_components=strip_components,
+    )
+    return views.accepted(operation)

@@ -127,14 +127,16 @@ class Containers:
                 ) from exc
         return self.store.containers.list(tenant_id, wanted)
 
-    def usage(self, tenant_id: TenantId, container_id: str) -> tuple[ContainerRecord, Usage]:
-        """Resource usage from the cgroups; the container must be running."""
+    def running(self, tenant_id: TenantId, container_id: str, action: str) -> ContainerRecord:
+        """The tenant's container if it is running; 409 with its state otherwise."""
         record = self.get(tenant_id, container_id)
         if record.state is not ContainerState.RUNNING:
-            raise Conflict(
-                f"container {container_id} is {record.state.value}: metrics need it running",
-                details={"state": record.state.value},
-            )
+            raise conflict(record, action)
+        return record
+
+    def usage(self, tenant_id: TenantId, container_id: str) -> tuple[ContainerRecord, Usage]:
+        """Resource usage from the cgroups; the container must be running."""
+        record = self.running(tenant_id, container_id, "read the metrics of")
         return record, self.node.usage(record.container_id)
 
     def logs(self, tenant_id: TenantId, container_id: str, limit: int) -> list[LogLine]:

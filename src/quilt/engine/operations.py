@@ -58,6 +58,11 @@ class OperationContext:
             self.record.progress_pct = progress_pct
         self.save()
 
+    def progress(self, pct: float) -> None:
+        """Record how far the work has come (0-100)."""
+        self.record.progress_pct = pct
+        self.save()
+
     def warn(self, message: str) -> None:
         """Record something the work could not honour exactly."""
         self.record.warnings.append(message)

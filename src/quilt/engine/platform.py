@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from quilt import logs
 from quilt.engine.api_keys import ApiKeys
+from quilt.engine.archives import Archives
 from quilt.engine.containers import Containers, HostFacts
 from quilt.engine.exec import Exec
 from quilt.engine.forks import Forks
@@ -47,6 +48,9 @@ class Platform:
         self.snapshots = Snapshots(self.store, self.node, self.containers, self.operations)
         self.forks = Forks(self.node, self.containers, self.operations)
         self.volumes = Volumes(self.store, self.node, self.operations)
+        self.archives = Archives(
+            self.node, self.operations, limit_bytes=settings.upload_limit_mb << 20
+        )
         self.api_keys = ApiKeys(self.store)
         self.dev_key: str | None = None
         self._pool_task: asyncio.Task[None] | None = None
@@ -59,6 +63,7 @@ class Platform:
             await self.containers.reconcile()
             | self.snapshots.reconcile()
             | {"volumes": self.volumes.reconcile()}
+            | {"uploads": self.node.clear_uploads()}
         )
         log.info(
             "server.reconciled",

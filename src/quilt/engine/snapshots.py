@@ -22,7 +22,7 @@ from quilt.domain.ids import SnapshotId, TenantId, new_snapshot_id
 from quilt.domain.records import ContainerRecord, SnapshotRecord, now
 from quilt.domain.snapshots import ConsistencyMode, NetworkMode, ResumePolicy, VolumeMode
 from quilt.domain.states import ContainerState
-from quilt.engine.containers import conflict
+from quilt.engine.containers import conflict, parse_attachment
 from quilt.errors import NotFound, QuiltError
 from quilt.node.interface import LaunchSpec
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from quilt.domain.records import OperationRecord
     from quilt.engine.containers import Containers
     from quilt.engine.operations import OperationContext, Operations
-    from quilt.node.interface import Captured, Node
+    from quilt.node.interface import Captured, Node, VolumeAttachment
     from quilt.store.store import Store
 
 log = logs.get(__name__)
@@ -61,17 +61,23 @@ class Lineage:
 def capture_warnings(record: ContainerRecord, options: CaptureOptions) -> list[str]:
     """What this host cannot honour of the requested modes, said plainly."""
     warnings = rules.network_warnings(options.network_mode)
-    if options.volume_mode is not VolumeMode.EXCLUDE:
+    if options.volume_mode is not VolumeMode.EXCLUDE and not record.volumes:
         warnings.append(
-            f"volume_mode {options.volume_mode.value!r}: "
-            + (
-                "this server does not copy volume data into snapshots yet; volumes keep "
-                "their data and are not part of this capture"
-                if record.volumes
-                else "the container has no volumes attached, so only its own filesystem is captured"
-            )
+            f"volume_mode {options.volume_mode.value!r}: the container has no volumes "
+            "attached, so only its own filesystem is captured"
         )
     return warnings
+
+
+def included_volumes(record: ContainerRecord, options: CaptureOptions) -> list[VolumeAttachment]:
+    """The attached volumes whose data the capture copies in (every one, unless `exclude`).
+
+    Every volume here is named and the tenant's own, so `include_named` and
+    `include_all_allowed` take the same set.
+    """
+    if options.volume_mode is VolumeMode.EXCLUDE:
+        return []
+    return [parse_attachment(text) for text in record.volumes]
 
 
 def capturable(
@@ -97,7 +103,8 @@ async def capture(
     async with containers.lock(container_id):
         source = capturable(containers, tenant_id, container_id, action)
         flush = options.consistency_mode is ConsistencyMode.APP
-        return source, await node.capture(container_id, layer, flush=flush)
+        volumes = included_volumes(source, options)
+        return source, await node.capture(container_id, layer, flush=flush, volumes=volumes)
 
 
 class Snapshots:
@@ -206,7 +213,7 @@ class Snapshots:
                 source_container_name=source.name,
                 parent_snapshot_id=source.source_snapshot_id,
                 image=source.image,
-                config=_config(source),
+                config=_config(source) | {"volumes_included": self._included(source, options)},
                 labels=dict(labels),
                 created_at=now(),
                 consistency_mode=options.consistency_mode.value,
@@ -223,6 +230,15 @@ class Snapshots:
         self._unmeasured.put_nowait(snapshot_id)
         log.info("snapshot.taken", snapshot_id=snapshot_id, pause_ms=captured.pause_ms)
         return _Taken(record, captured)
+
+    def _included(self, source: ContainerRecord, options: CaptureOptions) -> list[dict[str, str]]:
+        """The volumes a capture copied in, by name and mount path, for the record."""
+        found = []
+        for attachment in included_volumes(source, options):
+            volume = self.store.volumes.by_id(attachment.volume_id)
+            name = volume.name if volume is not None else attachment.volume_id
+            found.append({"name": name, "target": attachment.target})
+        return found
 
     async def run_measurer(self) -> None:
         """Measure new snapshots one at a time, once captures have been quiet for a moment.

@@ -7,9 +7,12 @@ breaks an attachment; a volume cannot be deleted while a container still attache
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from quilt.domain import validation
+from quilt.domain.files import clean
 from quilt.domain.ids import TenantId, new_volume_id
 from quilt.domain.records import VolumeRecord, now
 from quilt.engine.containers import parse_attachment
@@ -19,11 +22,25 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from quilt.domain.records import ContainerRecord, OperationRecord
+    from quilt.drivers.storage.files import Entry
     from quilt.engine.operations import OperationContext, Operations
     from quilt.node.interface import Node
     from quilt.store.store import Store
 
-DRIVERS = ("local",)
+DRIVERS: Final = ("local",)
+MIB: Final = 1 << 20
+MAX_PAGE_SIZE: Final = 1000
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a directory's entries."""
+
+    path: str
+    entries: list[Entry]
+    page: int
+    page_size: int
+    total: int
 
 
 class Volumes:
@@ -62,13 +79,6 @@ class Volumes:
                 f"unknown volume driver {driver!r}",
                 details={"expected": list(DRIVERS), "received": driver},
             )
-        if size_limit_mb is not None:
-            raise BadRequest(
-                "size_limit_mb is not enforced by this server yet, so it is refused rather "
-                "than ignored",
-                details={"received": str(size_limit_mb)},
-                hint="create the volume without size_limit_mb",
-            )
         if self.store.volumes.by_name(tenant_id, name) is not None:
             raise Conflict(f"a volume named {name!r} already exists", details={"received": name})
         moment = now()
@@ -82,7 +92,9 @@ class Volumes:
             created_at=moment,
             updated_at=moment,
         )
-        self.node.create_volume(record.volume_id)
+        self.node.create_volume(
+            record.volume_id, None if size_limit_mb is None else size_limit_mb * MIB
+        )
         try:
             self.store.volumes.insert(record)
         except BaseException:
@@ -103,6 +115,66 @@ class Volumes:
     async def usage(self, record: VolumeRecord) -> int:
         """Bytes the volume's files take now."""
         return await self.node.volume_usage(record.volume_id)
+
+    # -- files ---------------------------------------------------------------------------
+
+    async def ls(
+        self, tenant_id: TenantId, name: str, path: str, *, page: int, page_size: int
+    ) -> Listing:
+        """One page of the entries of directory `path` in the volume, by name."""
+        record = self.get(tenant_id, name)
+        rel = clean(path)
+        if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise BadRequest(
+                f"page starts at 1 and page_size is 1 to {MAX_PAGE_SIZE}",
+                details={"received": f"page={page}, page_size={page_size}"},
+            )
+
+        def listing() -> list[Entry]:
+            with self.node.volume_files(record.volume_id) as tree:
+                return tree.list(rel)
+
+        entries = await asyncio.to_thread(listing)
+        start = (page - 1) * page_size
+        return Listing(
+            path="/" if rel == "." else f"/{rel}",
+            entries=entries[start : start + page_size],
+            page=page,
+            page_size=page_size,
+            total=len(entries),
+        )
+
+    async def write_file(
+        self, tenant_id: TenantId, name: str, path: str, content: bytes, mode: int
+    ) -> Entry:
+        """Create or replace one file (parent directories made as needed), atomically."""
+        record = self.get(tenant_id, name)
+        rel = clean(path)
+
+        def write() -> Entry:
+            with self.node.volume_files(record.volume_id) as tree:
+                return tree.write(rel, content, mode)
+
+        return await asyncio.to_thread(write)
+
+    def open_file(self, tenant_id: TenantId, name: str, path: str) -> tuple[int, Entry]:
+        """An fd to read one regular file of the volume from (the caller closes it)."""
+        record = self.get(tenant_id, name)
+        with self.node.volume_files(record.volume_id) as tree:
+            return tree.open_file(clean(path))
+
+    async def remove_file(
+        self, tenant_id: TenantId, name: str, path: str, *, recursive: bool
+    ) -> Entry:
+        """Delete a file, link or directory (a non-empty directory only if `recursive`)."""
+        record = self.get(tenant_id, name)
+        rel = clean(path)
+
+        def remove() -> Entry:
+            with self.node.volume_files(record.volume_id) as tree:
+                return tree.remove(rel, recursive=recursive)
+
+        return await asyncio.to_thread(remove)
 
     def rename(self, tenant_id: TenantId, name: str, new_name: str) -> VolumeRecord:
         """Give the volume a new name; containers that attach it keep it."""

@@ -8,7 +8,7 @@ The engine never runs a command or touches the kernel itself; it calls these met
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from quilt.domain.records import PhaseRecord
     from quilt.drivers.runtime.cgroups import Usage
     from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.drivers.storage.files import Tree
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A request body staged on the node, and its size."""
+
+    token: str
+    size: int
+    head: bytes  # its first bytes, to tell what it is without reading it again
 
 
 @dataclass(frozen=True)
@@ -117,12 +127,46 @@ class Node(Protocol):
         """Create the filesystem and allocate the address, without running anything yet."""
         ...
 
-    async def capture(self, container_id: str, layer: str, *, flush: bool) -> Captured:
-        """Freeze the container (if running), copy its writable layer read-only, thaw it."""
+    async def capture(
+        self,
+        container_id: str,
+        layer: str,
+        *,
+        flush: bool,
+        volumes: Sequence[VolumeAttachment] = (),
+    ) -> Captured:
+        """Freeze the container (if running), copy its writable layer read-only, thaw it.
+
+        `volumes` are copied into the layer at their mount paths.
+        """
         ...
 
-    def create_volume(self, volume_id: str) -> None:
-        """Make an empty volume in the storage pool."""
+    def create_volume(self, volume_id: str, size_limit_bytes: int | None) -> None:
+        """Make an empty volume in the storage pool, capped at `size_limit_bytes` if given."""
+        ...
+
+    def volume_files(self, volume_id: str) -> Tree:
+        """The volume's files, confined to it (the caller closes the tree)."""
+        ...
+
+    def container_files(self, container_id: str) -> Tree:
+        """The running container's files as it sees them, mounts included, confined to it."""
+        ...
+
+    async def stage_upload(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> Upload:
+        """Keep a request body on disk until it is used; too big → PayloadTooLarge."""
+        ...
+
+    def open_upload(self, upload: Upload) -> BinaryIO:
+        """Read a staged body from its start."""
+        ...
+
+    def drop_upload(self, upload: Upload) -> None:
+        """Forget a staged body (idempotent)."""
+        ...
+
+    def clear_uploads(self) -> list[str]:
+        """Forget every staged body (at start, none has an owner); the tokens forgotten."""
         ...
 
     def remove_volume(self, volume_id: str) -> None:

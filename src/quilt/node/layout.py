@@ -9,6 +9,7 @@
 <pool>/snapshots/<snapshot id>/upper            a snapshot (a read-only btrfs snapshot of a layer)
 <pool>/captures/<token>/upper                   a fork's capture, removed once the forks exist
 <pool>/volumes/<volume id>                      a volume (a btrfs subvolume), bind-mounted in
+<data_dir>/uploads/<token>                      an archive body, kept until its extraction ends
 <data_dir>/tag                                  the data dir's host tag (see new_tag)
 /run/quilt/<tag>/<id>.sock                      minit's socket: the container cannot see it,
                                                 and the path stays short (AF_UNIX: 107 bytes)
@@ -88,6 +89,11 @@ class Layout:
     def runtime_root(self) -> Path:
         """The OCI runtime's state root."""
         return self.data_dir / "run" / "runtime"
+
+    @property
+    def uploads(self) -> Path:
+        """Archive bodies received and not yet extracted."""
+        return self.data_dir / "uploads"
 
     @property
     def sockets(self) -> Path:

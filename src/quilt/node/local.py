@@ -12,29 +12,39 @@ import ctypes
 import json
 import os
 import resource
+import secrets
 import shutil
 import socket
 import time
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal
 
 from quilt import logs
 from quilt.domain import ipam
+from quilt.domain.files import clean
 from quilt.domain.ids import new_container_id
 from quilt.domain.readiness import Checks
 from quilt.domain.records import PhaseRecord, now
-from quilt.drivers.commands import arun
+from quilt.drivers.commands import arun, run
 from quilt.drivers.network import bridge, netns
 from quilt.drivers.runtime import cgroups, console, ocispec, processes
 from quilt.drivers.runtime.minit import MinitClient, MinitUnavailable
 from quilt.drivers.runtime.oci import OciRuntime, cgroup_layout, choose_runtime
 from quilt.drivers.storage import overlay
+from quilt.drivers.storage.files import Tree
 from quilt.drivers.storage.images import Image, ImageStore
 from quilt.drivers.storage.paths import make_dirs_inside
 from quilt.drivers.storage.pool import StoragePool
-from quilt.errors import CapacityFull, HostError, NotFound, ServiceUnavailable
+from quilt.errors import (
+    CapacityFull,
+    Conflict,
+    HostError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from quilt.node.interface import (
     Captured,
     ComponentHealth,
@@ -43,6 +53,8 @@ from quilt.node.interface import (
     LogLine,
     Prepared,
     ProcessEntry,
+    Upload,
+    VolumeAttachment,
 )
 from quilt.node.layout import ContainerPaths, Layout, new_tag
 from quilt.node.pool import WarmPool
@@ -58,6 +70,7 @@ if TYPE_CHECKING:
 log = logs.get(__name__)
 
 MINIT_READY_TIMEOUT = 5.0
+UPLOAD_HEAD: Final = 512  # bytes of a staged body kept to tell what it is
 
 
 class _Phases:
@@ -115,6 +128,22 @@ async def _du(path: Path) -> int:
     result = await arun(["du", "-s", "-B1", str(path)], check=False, timeout=600)
     words = result.text.split()
     return int(words[0]) if result.returncode == 0 and words else 0
+
+
+async def _receive(chunks: AsyncIterator[bytes], out: BinaryIO, limit: int) -> tuple[int, bytes]:
+    """Copy `chunks` to `out`; the byte count and first bytes. Past `limit`: PayloadTooLarge."""
+    size, head = 0, b""
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body is larger than the {limit >> 20} MiB this server accepts",
+                hint="split the upload, or raise QUILT_UPLOAD_LIMIT_MB",
+            )
+        if len(head) < UPLOAD_HEAD:
+            head += chunk[: UPLOAD_HEAD - len(head)]
+        out.write(chunk)
+    return size, head
 
 
 def data_dir_tag(data_dir: Path) -> str:
@@ -198,46 +227,150 @@ class LocalNode:
             raise
         return Prepared(container_id, str(address))
 
-    async def capture(self, container_id: str, layer: str, *, flush: bool) -> Captured:
+    async def capture(
+        self,
+        container_id: str,
+        layer: str,
+        *,
+        flush: bool,
+        volumes: Sequence[VolumeAttachment] = (),
+    ) -> Captured:
         """Copy the container's writable layer read-only, with the container frozen meanwhile.
 
         The pool is flushed first, outside the pause; btrfs includes whatever the source
         still holds in memory. `flush` (app-consistent) also syncs inside the freeze. A
-        container that is not running is copied as it is.
+        container that is not running is copied as it is. `volumes` are captured in the same
+        pause and, after the thaw, copied (reflinked) into the layer at their mount paths.
         """
         phases = _Phases()
         init = self.runtime.init(container_id)
         source = self.layout.layer(container_id)
         if not self.storage.exists(source):
             raise HostError(f"container {container_id} has no writable layer to capture")
+        copies = [(v, self.layout.capture_layer(f"{secrets.token_hex(6)}-volume")) for v in volumes]
         # Write dirty data out before the freeze: the capture then commits little, and the
         # pause stays short however much the container (or its neighbours) wrote.
         phases.step("flush")
         await asyncio.to_thread(_syncfs, self.storage.path(source))
+        group = None if init is None else cgroups.Cgroups(init.pid)
         started = time.perf_counter()
-        if init is None:
-            phases.step("capture")
-            self.storage.snapshot(source, layer, readonly=True)
-        else:
-            group = cgroups.Cgroups(init.pid)
-            phases.step("freeze")
-            await _freeze(group)
+        try:
+            if group is not None:
+                phases.step("freeze")
+                await _freeze(group)
             try:
-                if flush:  # app-consistent: also what was written since, before capturing
+                if flush and group is not None:  # app-consistent: what was written since too
                     phases.step("sync")
                     _syncfs(self.storage.path(source))
                 phases.step("capture")
-                self.storage.snapshot(source, layer, readonly=True)
+                self.storage.snapshot(source, layer, readonly=not copies)
+                for volume, copy in copies:
+                    self.storage.snapshot(
+                        self.layout.volume_layer(volume.volume_id), copy, readonly=True
+                    )
             finally:
-                phases.step("thaw")
-                group.set_frozen(False)
-        pause_ms = (time.perf_counter() - started) * 1000
+                if group is not None:
+                    phases.step("thaw")
+                    group.set_frozen(False)
+            pause_ms = (time.perf_counter() - started) * 1000
+            if copies:
+                phases.step("volumes")
+                await asyncio.to_thread(self._merge_volumes, layer, copies)
+                self.storage.set_readonly(layer)
+        except BaseException:
+            self.storage.delete_subvolume(layer)
+            raise
+        finally:
+            for _, copy in copies:
+                self.storage.delete_subvolume(copy)
         phases.finish()
         return Captured(layer, round(pause_ms, 3), phases.done)
 
-    def create_volume(self, volume_id: str) -> None:
-        """Make an empty volume (a subvolume of the pool)."""
-        self.storage.create_subvolume(self.layout.volume_layer(volume_id))
+    def _merge_volumes(self, layer: str, copies: Sequence[tuple[VolumeAttachment, str]]) -> None:
+        """Put each captured volume's files at its mount path in the layer's upper directory.
+
+        The upper is the container's to shape, so the mount path is resolved confined to it
+        (a link planted there leads nowhere outside), emptied, filled with reflinks of the
+        volume's files, and marked opaque so the image's files below it stay hidden, as the
+        mounted volume hid them.
+        """
+        with Tree.open(self.storage.path(f"{layer}/upper"), "the captured layer") as upper:
+            for volume, copy in copies:
+                target = clean(volume.target)
+                if target == ".":
+                    continue
+                with contextlib.suppress(NotFound):
+                    upper.remove(target, recursive=True)
+                upper.makedirs(target)
+                fd = upper.open_directory(target)
+                try:
+                    os.setxattr(fd, "trusted.overlay.opaque", b"y")
+                    source = self.storage.path(copy)
+                    run(
+                        [
+                            "cp", "-a", "--reflink=auto", "--",
+                            f"{source}/.", f"/proc/{os.getpid()}/fd/{fd}/",
+                        ],
+                        timeout=None,
+                    )  # fmt: skip
+                finally:
+                    os.close(fd)
+
+    def create_volume(self, volume_id: str, size_limit_bytes: int | None) -> None:
+        """Make an empty volume (a subvolume of the pool), capped by a qgroup limit if asked."""
+        layer = self.layout.volume_layer(volume_id)
+        self.storage.create_subvolume(layer)
+        if size_limit_bytes is not None:
+            try:
+                self.storage.limit_subvolume(layer, size_limit_bytes)
+            except BaseException:
+                self.storage.delete_subvolume(layer)
+                raise
+
+    def volume_files(self, volume_id: str) -> Tree:
+        """The volume's files, confined to its subvolume."""
+        path = self.storage.path(self.layout.volume_layer(volume_id))
+        return Tree.open(path, "the volume")
+
+    def container_files(self, container_id: str) -> Tree:
+        """The running container's files through its init's root: its mounts included."""
+        init = self.runtime.init(container_id)
+        if init is None:
+            raise Conflict(
+                f"container {container_id} is not running", details={"state": "not running"}
+            )
+        return Tree.open(Path(f"/proc/{init.pid}/root"), f"container {container_id}")
+
+    async def stage_upload(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> Upload:
+        """Write a request body to `<data_dir>/uploads/<token>` as it arrives."""
+        self.layout.uploads.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(8)
+        path = self.layout.uploads / token
+        try:
+            with path.open("wb") as out:
+                size, head = await _receive(chunks, out, limit_bytes)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return Upload(token, size, head)
+
+    def open_upload(self, upload: Upload) -> BinaryIO:
+        """Read a staged body from its start."""
+        try:
+            return (self.layout.uploads / upload.token).open("rb")
+        except FileNotFoundError as exc:
+            raise HostError(f"the staged upload {upload.token} is gone") from exc
+
+    def drop_upload(self, upload: Upload) -> None:
+        """Forget a staged body (idempotent)."""
+        (self.layout.uploads / upload.token).unlink(missing_ok=True)
+
+    def clear_uploads(self) -> list[str]:
+        """Forget every staged body; the tokens forgotten."""
+        found = list(self.layout.uploads.glob("*")) if self.layout.uploads.is_dir() else []
+        for path in found:
+            path.unlink(missing_ok=True)
+        return [path.name for path in found]
 
     def remove_volume(self, volume_id: str) -> None:
         """Delete a volume and its data (idempotent)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,3 +37,17 @@ class Success(BaseModel):
 
     success: bool = True
     message: str | None = None
+
+
+# The archive routes read a raw body, so their OpenAPI request body is declared by hand.
+ARCHIVE_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "description": "a tar archive (plain, gzip, bzip2 or xz); older JSON "
+        '{"content": "<base64>", "path", "strip_components"} is accepted too',
+        "content": {
+            "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}

@@ -51,6 +51,13 @@ class ForkRequest(CaptureRequest):
     count: int = Field(default=1, ge=1, le=MAX_FORKS, description="forks from one capture")
 
 
+class IncludedVolume(BaseModel):
+    """A volume whose files a snapshot holds, at the path it was mounted on."""
+
+    name: str
+    target: str
+
+
 class Snapshot(BaseModel):
     """A snapshot as list, detail and lineage show it."""
 
@@ -70,6 +77,9 @@ class Snapshot(BaseModel):
     consistency_mode: str
     network_mode: str
     volume_mode: str
+    volumes_included: list[IncludedVolume] = Field(
+        default_factory=list, description="volumes whose data the snapshot holds"
+    )
 
 
 class SnapshotList(BaseModel):

@@ -65,3 +65,44 @@ class Renamed(BaseModel):
     success: bool = True
     name: str
     new_name: str
+
+
+class WriteFile(Request):
+    """`POST /api/volumes/<name>/files` body."""
+
+    path: str = Field(description="from the volume's root, e.g. /dir/notes.txt")
+    content: str = Field(description="the file's bytes, base64-encoded")
+    mode: int | str = Field(
+        default=644, description="permission bits as octal digits: 644, 755 (0o644 = 420 too)"
+    )
+
+
+class FileEntry(BaseModel):
+    """One file, directory or link in a volume."""
+
+    name: str
+    path: str
+    type: str = Field(description="file, directory, symlink or other")
+    is_dir: bool
+    size: int
+    mode: str = Field(description="permission bits in octal, e.g. 0644")
+    modified_at: str
+    link_target: str | None = None
+
+
+class FileList(BaseModel):
+    """`GET /api/volumes/<name>/ls`: one page of a directory's entries, by name."""
+
+    path: str
+    files: list[FileEntry]
+    page: int
+    page_size: int
+    total: int
+
+
+class FileRemoved(BaseModel):
+    """`DELETE /api/volumes/<name>/files/<path>`."""
+
+    success: bool = True
+    path: str
+    type: str
