@@ -22,6 +22,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
+def cell(text: str) -> str:
+    """Text made safe for a Markdown table cell (a `|` would split it)."""
+    return text.replace("|", "\\|")
+
+
 def table(rows: list[Row]) -> str:
     """A Markdown table of median, p90, p99 per row."""
     lines = [
@@ -29,7 +34,7 @@ def table(rows: list[Row]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     lines.extend(
-        f"| {system} | {what} | {len(v)} | {statistics.median(v):.1f} | {pct(v, 90):.1f} "
+        f"| {cell(system)} | {cell(what)} | {len(v)} | {statistics.median(v):.1f} | {pct(v, 90):.1f} "
         f"| {pct(v, 99):.1f} |"
         for system, what, v in rows
         if v

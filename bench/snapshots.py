@@ -6,7 +6,8 @@ A container of a real server (busybox image) writes 10,000 files / 50 MB; then, 
 - `cp -a` and `tar c | tar x` of that container's writable upper directory, on the same pool;
 - fork → an exec-ready child; clone of a snapshot → an exec-ready container (POST until the
   operation reports success; the node only reports a container once minit answers);
-- 10 forks in one call.
+- 10 forks in one call;
+- the snapshot again once btrfs quotas are on (a size-limited volume turns them on).
 
 Usage: `.venv/bin/python bench/snapshots.py [-n 20]`; writes its section of docs/benchmarks.md.
 """
@@ -67,6 +68,19 @@ def upper_of(data_dir: Path, container_id: str) -> Path:
     raise SystemExit(f"no btrfs pool mounted under {data_dir}")
 
 
+def take_snapshots(
+    client: httpx.Client, cid: str, n: int, pause: list[float], whole: list[float]
+) -> list[str]:
+    """Snapshot the container `n` times, adding to the timings; the snapshots' ids."""
+    ids = []
+    for _ in range(n):
+        op = follow(client, "POST", f"/api/containers/{cid}/snapshot", {})
+        pause.append(float(op["result"]["pause_ms"]))
+        whole.append(elapsed_ms(op))
+        ids.append(op["result"]["snapshot_id"])
+    return ids
+
+
 def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
     """Every measurement, on one server and one prepared container."""
     pause: list[float] = []
@@ -76,6 +90,10 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
     fork_ms: list[float] = []
     clone_ms: list[float] = []
     forks10_ms: list[float] = []
+    quota_pause: list[float] = []
+    control_pause: list[float] = []
+    control_ms: list[float] = []
+    quota_ms: list[float] = []
     with quilt_server(work, pool=0) as (client, _pid):
         cid = client.post("/api/containers", json={"name": "state"}).json()["container_id"]
         wrote = client.post(
@@ -86,12 +104,7 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
         upper = upper_of(work / "data", cid)
         copies = upper.parent.parent.parent / "bench-copies"
         copies.mkdir()
-        snapshot_ids: list[str] = []
-        for _ in range(n):
-            op = follow(client, "POST", f"/api/containers/{cid}/snapshot", {})
-            pause.append(float(op["result"]["pause_ms"]))
-            snapshot_ms.append(elapsed_ms(op))
-            snapshot_ids.append(op["result"]["snapshot_id"])
+        snapshot_ids = take_snapshots(client, cid, n, pause, snapshot_ms)
         # The baselines afterwards, each copy removed and flushed before the next, so that
         # neither side pays for the other's writes.
         for i in range(n):
@@ -137,9 +150,17 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
             forks10_ms.append((time.perf_counter() - start) * 1000)
             for child in op["result"]["container_ids"]:
                 client.delete(f"/api/containers/{child}")
+        # Last, because it cannot be undone for this pool: a size-limited volume switches
+        # btrfs quotas on; the same snapshots again show what they cost captures. Both sides
+        # start once btrfs has finished reclaiming the deleted forks and clones.
+        subprocess.run(["btrfs", "subvolume", "sync", str(upper.parents[2])], check=True)
+        snapshot_ids += take_snapshots(client, cid, n, control_pause, control_ms)
+        client.post("/api/volumes", json={"name": "capped", "size_limit_mb": 64}).raise_for_status()
+        snapshot_ids += take_snapshots(client, cid, n, quota_pause, quota_ms)
         for snapshot_id in snapshot_ids:
             client.delete(f"/api/snapshots/{snapshot_id}", headers=TENANT)
         client.delete(f"/api/containers/{cid}")
+        follow(client, "DELETE", "/api/volumes/capped", {})
     what = f"{FILES:,} files / {FILES * FILE_BYTES // 1_000_000} MB"
     rows: list[Row] = [
         ("quilt", f"snapshot: pause window ({what})", pause),
@@ -149,6 +170,10 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
         ("quilt", "fork → exec-ready child", fork_ms),
         ("quilt", "clone → exec-ready container", clone_ms),
         ("quilt", "10 forks in one call", forks10_ms),
+        ("quilt, later", f"snapshot: pause window ({what})", control_pause),
+        ("quilt, later", f"snapshot: whole operation ({what})", control_ms),
+        ("quilt + quotas", f"snapshot: pause window ({what})", quota_pause),
+        ("quilt + quotas", f"snapshot: whole operation ({what})", quota_ms),
     ]
     pairs = [
         (
