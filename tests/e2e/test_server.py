@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -201,5 +204,55 @@ def test_sigterm_shuts_down_gracefully_and_keeps_containers(settings: Settings) 
     again = Process(settings)
     try:
         assert exec_stdout(again, body["container_id"], "echo", "still here") == "still here\n"
+    finally:
+        again.stop()
+
+
+def test_volumes_and_archives_over_http_survive_restart(settings: Settings) -> None:
+    """A large streamed archive and a capped volume's data survive a restart; staged bodies go."""
+    proc = Process(settings)
+    assert proc.client.post("/api/volumes", json={"name": "kept", "size_limit_mb": 64}).is_success
+    blob = os.urandom(3 << 20)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("proj/blob.bin")
+        info.size = len(blob)
+        archive.addfile(info, io.BytesIO(blob))
+
+    def chunks() -> Iterator[bytes]:  # sent chunked, as `curl --data-binary @-` from a pipe
+        data = buffer.getvalue()
+        for start in range(0, len(data), 65536):
+            yield data[start : start + 65536]
+
+    receipt = proc.client.post(
+        "/api/volumes/kept/archive",
+        params={"path": "/src", "strip_components": 1},
+        content=chunks(),
+        headers={"Content-Type": "application/gzip"},
+    )
+    assert receipt.status_code == 202, receipt.text
+    for _ in range(600):
+        op = proc.client.get(receipt.json()["status_url"]).json()
+        if op["status"] not in {"accepted", "queued", "running"}:
+            break
+        time.sleep(0.05)
+    assert op["status"] == "succeeded", op
+    assert proc.stop() == 0
+    leftover = settings.data_dir / "uploads" / "orphan"
+    leftover.write_bytes(b"from a server that died mid-upload")
+
+    again = Process(settings)
+    try:
+        read = again.client.get("/api/volumes/kept/files/src/blob.bin")
+        assert read.status_code == 200
+        assert read.content == blob
+        assert read.headers["x-quilt-file-size"] == str(len(blob))
+        assert not leftover.exists()
+        too_big = again.client.post(
+            "/api/volumes/kept/files",
+            json={"path": "/huge", "content": base64.b64encode(bytes(63 << 20)).decode()},
+        )
+        assert too_big.status_code == 413
+        assert too_big.json()["error_code"] == "QUOTA_EXCEEDED"
     finally:
         again.stop()
