@@ -143,6 +143,34 @@ async def server(server_settings: Settings) -> AsyncIterator[Server]:
         await srv.close()
 
 
+@pytest.fixture(scope="session")
+async def live(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """The same app behind a real uvicorn socket on loopback: for streamed answers.
+
+    httpx's in-process transport hands a response over only once the app has finished it,
+    so endless or live streams (events, /stream) are read through a real connection.
+    """
+    import uvicorn  # noqa: PLC0415
+
+    config = uvicorn.Config(
+        server.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
+    web = uvicorn.Server(config)
+    task = asyncio.create_task(web.serve())
+    for _ in range(1000):  # at most 10 s
+        if web.started:
+            break
+        await asyncio.sleep(0.01)
+    assert web.started, "uvicorn did not start"
+    port = web.servers[0].sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-Api-Key": API_KEY}, timeout=30
+    ) as client:
+        yield client
+    web.should_exit = True
+    await task
+
+
 @pytest.fixture
 async def api(server: Server) -> AsyncIterator[Server]:
     """The shared server; containers a test leaves behind are deleted after it."""

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     file_limit_mb: int = Field(
         default=64, gt=0, description="largest single file written through the files route (MiB)"
     )
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="quiet seconds before /api/events sends a heartbeat"
+    )
     base_url: str | None = Field(default=None, description="public base URL (APP_BASE_URL)")
     log_level: str = "info"
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import time
 from typing import Any
 
 import pytest
+
+from helpers import create
 
 pytestmark = [pytest.mark.anyio, pytest.mark.host]
 
@@ -147,3 +153,76 @@ async def test_exec_on_stopped_container_is_409_with_state(api: Any, ctr: str) -
     response = await exec_(api, ctr, {"command": ["true"]})
     assert response.status_code == 409
     assert response.json()["details"] == {"state": "stopped"}
+
+
+async def stream_frames(
+    live: Any, cid: str, body: dict[str, Any], stop_after: str | None = None
+) -> list[tuple[float, dict[str, Any]]]:
+    """POST /stream and return (arrival time, frame) pairs; stop early after a frame type."""
+    frames: list[tuple[float, dict[str, Any]]] = []
+    async with (
+        asyncio.timeout(20),
+        live.stream("POST", f"/api/containers/{cid}/stream", json=body) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"] == "application/x-ndjson"
+        async for line in response.aiter_lines():
+            if line:
+                frame = json.loads(line)
+                frames.append((time.perf_counter(), frame))
+                if frame["type"] == stop_after:
+                    break
+    return frames
+
+
+async def test_stream_delivers_output_as_it_is_written(api: Any, live: Any) -> None:
+    """Frames arrive live: started, stdout and stderr bytes before the command ends, then exit."""
+    cid = (await create(api, name="streamer"))["container_id"]
+    script = "printf 'one\\n'; printf 'err\\377' >&2; sleep 1; printf two; exit 3"
+    frames = await stream_frames(live, cid, {"command": ["/bin/sh", "-c", script]})
+    kinds = [f["type"] for _, f in frames]
+    assert kinds[0] == "started"
+    assert frames[0][1]["container_id"] == cid
+    assert frames[0][1]["pid"] > 1
+    assert kinds[-1] == "exit"
+    assert frames[-1][1]["code"] == 3
+    out = b"".join(base64.b64decode(f["data_b64"]) for _, f in frames if f["type"] == "stdout")
+    err = b"".join(base64.b64decode(f["data_b64"]) for _, f in frames if f["type"] == "stderr")
+    assert out == b"one\ntwo"
+    assert err == b"err\xff"
+    first_out = next(t for t, f in frames if f["type"] == "stdout")
+    assert frames[-1][0] - first_out > 0.8  # 'one' came a second before the end
+
+
+async def test_stream_timeout_and_disconnect_kill_the_command(api: Any, live: Any) -> None:
+    """timeout_ms ends the command with timeout then exit; a client hang-up kills it too."""
+    cid = (await create(api, name="stream-kill"))["container_id"]
+    frames = await stream_frames(live, cid, {"command": ["sleep", "30"], "timeout_ms": 300})
+    kinds = [f["type"] for _, f in frames]
+    assert kinds == ["started", "timeout", "exit"]
+    assert frames[-1][1]["code"] == 137
+    assert frames[-1][1]["timed_out"] is True
+    await stream_frames(
+        live, cid, {"command": ["/bin/sh", "-c", "exec sleep 1234"]}, stop_after="started"
+    )
+    for _ in range(100):
+        listed = (await api.client.get(f"/api/containers/{cid}/processes")).json()["processes"]
+        if not any("1234" in " ".join(p["args"]) for p in listed):
+            break
+        await asyncio.sleep(0.05)
+    assert not any("1234" in " ".join(p["args"]) for p in listed)
+
+
+async def test_stream_refuses_bad_requests_before_streaming(api: Any) -> None:
+    """A stopped container, a string command and an unknown container are JSON 4xx errors."""
+    cid = (await create(api, name="stream-stopped"))["container_id"]
+    await api.client.post(f"/api/containers/{cid}/stop")
+    cases = [
+        (cid, {"command": ["true"]}, 409),
+        (cid, {"command": "true"}, 422),
+        ("ctr_missing", {"command": ["true"]}, 404),
+    ]
+    for target, body, status in cases:
+        response = await api.client.post(f"/api/containers/{target}/stream", json=body)
+        assert response.status_code == status, response.text
+        assert response.json()["error_code"]

@@ -12,6 +12,7 @@ from quilt.api import (
     api_keys,
     containers,
     errors,
+    events,
     forks,
     guides,
     operations,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
         forks,
         volumes,
         operations,
+        events,
         api_keys,
     )
     routers = [m.router for m in modules]

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+import json
+import time
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from quilt.api.auth import Caller, platform
 from quilt.domain.output import render
-from quilt.wire.exec import ExecRequest, ExecResult, ProcessInfo, ProcessList, Signalled
+from quilt.drivers.runtime.minit import Exited, Failed, MinitUnavailable, Output
+from quilt.wire.exec import (
+    ExecRequest,
+    ExecResult,
+    ProcessInfo,
+    ProcessList,
+    Signalled,
+    StreamRequest,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator
+
+    from quilt.drivers.runtime.minit import Event
 
 router = APIRouter(prefix="/api/containers", tags=["exec"])
 
@@ -61,3 +78,79 @@ async def signal_process(
     """Send a signal (default TERM) to one process by its in-container pid."""
     sent = await platform(request).exec.signal(caller.tenant_id, container_id, pid, signal)
     return Signalled(pid=pid, signal=sent.name)
+
+
+def _line(frame: dict[str, Any]) -> bytes:
+    return json.dumps(frame, separators=(",", ":")).encode() + b"\n"
+
+
+async def _frames(
+    container_id: str, pid: int, events: AsyncGenerator[Event, None], started: float
+) -> AsyncIterator[bytes]:
+    """NDJSON frames of a running command: started, stdout/stderr, [timeout,] exit or error."""
+
+    def elapsed() -> int:
+        return round((time.perf_counter() - started) * 1000)
+
+    try:
+        yield _line({"type": "started", "container_id": container_id, "pid": pid})
+        async for event in events:
+            if isinstance(event, Output):
+                data = base64.b64encode(event.data).decode()
+                yield _line({"type": event.stream, "data_b64": data})
+            elif isinstance(event, Exited):
+                if event.timed_out:
+                    yield _line(
+                        {
+                            "type": "timeout",
+                            "elapsed_ms": elapsed(),
+                            "message": "the command ran past timeout_ms; its process group "
+                            "was killed",
+                        }
+                    )
+                yield _line(
+                    {
+                        "type": "exit",
+                        "code": event.exit_code,
+                        "signal": event.term_signal or None,
+                        "timed_out": event.timed_out,
+                        "elapsed_ms": elapsed(),
+                    }
+                )
+            elif isinstance(event, Failed):
+                yield _line({"type": "error", "message": event.message})
+    except MinitUnavailable as exc:
+        yield _line({"type": "error", "message": str(exc)})
+    finally:
+        await events.aclose()  # a client that went away: minit kills the process group
+
+
+@router.post(
+    "/{container_id}/stream",
+    summary="Run a command, streaming its output",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def stream(
+    request: Request, container_id: str, body: StreamRequest, caller: Caller
+) -> StreamingResponse:
+    """Run `command` and stream NDJSON frames as output arrives (non-PTY).
+
+    Frames: `started` {container_id, pid}, then `stdout`/`stderr` {data_b64}, then `exit`
+    {code, elapsed_ms} (after `timeout` if timeout_ms passed), or `error` {message}. A client
+    that disconnects gets its command killed.
+    """
+    started = time.perf_counter()
+    first, events = await platform(request).exec.stream(
+        caller.tenant_id,
+        container_id,
+        body.command,
+        working_directory=body.working_directory,
+        timeout_ms=body.timeout_ms,
+        environment=body.environment,
+    )
+    return StreamingResponse(
+        _frames(container_id, first.pid, events, started),
+        media_type="application/x-ndjson",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -31,6 +31,7 @@ CONCERNS: Final = {
         "Named data that outlives containers: create (optionally size-limited), attach at "
         "create, inspect, rename; list, read, write and delete files; extract archives."
     ),
+    "events": "Follow your tenant's container and operation changes live (server-sent events).",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
 }
@@ -90,6 +91,12 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
         },
     ],
     "exec": [
+        {
+            "title": "Stream a long command's output as it is written (NDJSON frames)",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/stream",
+            "body": {"command": ["/bin/sh", "-c", "make test"], "working_directory": "/app"},
+        },
         {
             "title": "Run a command through a shell, with a timeout",
             "method": "POST",
@@ -183,6 +190,14 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "method": "POST",
             "path": "/api/volumes/{name}/rename",
             "body": {"new_name": "data-v2"},
+        },
+    ],
+    "events": [
+        {
+            "title": "Watch one container (curl -N; resume with the Last-Event-ID header)",
+            "method": "GET",
+            "path": "/api/events?container_id={container_id}",
+            "body": None,
         },
     ],
     "operations": [
@@ -353,6 +368,10 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     if concern in ("snapshots", "forks"):
         components.append(
             {"name": "freezer", "ok": p.node.can_freeze(), "detail": "cgroup freezer"}
+        )
+    if concern == "events":
+        components.append(
+            {"name": "stream", "ok": not p.tasks.closed, "detail": f"last event {p.events.last_id}"}
         )
     if concern == "operations":
         components.append(

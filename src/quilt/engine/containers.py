@@ -373,12 +373,14 @@ class Containers:
     def _record_exit(self, container_id: ContainerId, pid: int | None = None) -> None:
         """Record the end of the run whose init was `pid` (None: whatever run is recorded).
 
-        A watcher that wakes late, after a stop and a new start, must not end the new run.
+        A watcher that wakes late must not end a later run: not one started since, and not
+        one being started now (a stop already recorded the end of the run it watched, and
+        cleared the pid).
         """
         record = self.store.containers.find(container_id)
         if record is None or record.state not in states.LIVE:
             return
-        if pid is not None and record.pid is not None and record.pid != pid:
+        if pid is not None and record.pid != pid:
             return
         target = states.state_after_main_exit(stop_requested=record.stop_requested)
         self.store.containers.update(

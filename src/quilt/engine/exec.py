@@ -7,15 +7,16 @@ import signal
 from typing import TYPE_CHECKING
 
 from quilt.domain import states, validation
-from quilt.drivers.runtime.minit import MinitUnavailable
+from quilt.drivers.runtime.minit import Failed, MinitUnavailable, Started
 from quilt.engine.containers import conflict
-from quilt.errors import BadRequest, NotFound, ServiceUnavailable
+from quilt.errors import BadRequest, NotFound, QuiltError, ServiceUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncGenerator, Mapping, Sequence
 
     from quilt.domain.ids import TenantId
-    from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.domain.records import ContainerRecord
+    from quilt.drivers.runtime.minit import Event, ExecOutcome
     from quilt.engine.containers import Containers
     from quilt.node.interface import ProcessEntry
 
@@ -47,6 +48,69 @@ class Exec:
         self.output_limit = output_limit
         self.default_timeout_ms = default_timeout_ms
 
+    def _prepare(
+        self,
+        tenant_id: TenantId,
+        container_id: str,
+        command: Sequence[str],
+        workdir: str | None,
+        environment: Mapping[str, str],
+        field: str,
+    ) -> tuple[ContainerRecord, tuple[str, ...], dict[str, str], str]:
+        """The container (it must be running), argv, full environment and working directory."""
+        record = self.containers.get(tenant_id, container_id)
+        argv = validation.check_argv(command)
+        env = validation.check_environment(environment)
+        cwd = validation.check_path(workdir, field=field) if workdir else record.working_directory
+        if not states.can_exec(record.state):
+            raise conflict(record, "exec in")
+        return record, argv, record.environment | env, cwd
+
+    def _unavailable(self, tenant_id: TenantId, container_id: str) -> QuiltError:
+        """Why minit did not answer: the container stopped meanwhile (409), or a 503."""
+        current = self.containers.get(tenant_id, container_id)
+        if not states.can_exec(current.state):
+            return conflict(current, "exec in")
+        return ServiceUnavailable(
+            f"container {container_id} is running but its init does not answer",
+            details={"state": current.state.value},
+            hint="check GET /api/containers/<id>/ready; restart the container if it persists",
+        )
+
+    async def stream(
+        self,
+        tenant_id: TenantId,
+        container_id: str,
+        command: Sequence[str],
+        *,
+        working_directory: str | None,
+        timeout_ms: int | None,
+        environment: Mapping[str, str],
+    ) -> tuple[Started, AsyncGenerator[Event, None]]:
+        """Start `command` and return its start and the rest of its events as they happen.
+
+        Failing to start is an error here, before any byte of a streamed answer is sent.
+        Closing the iterator hangs up, and minit then kills the command's process group.
+        """
+        record, argv, env, cwd = self._prepare(
+            tenant_id, container_id, command, working_directory, environment, "working_directory"
+        )
+        timeout = timeout_ms or self.default_timeout_ms
+        events = self.containers.node.stream(
+            record.container_id, argv, env, cwd, timeout_ms=timeout or None
+        )
+        try:
+            first = await anext(events)
+        except MinitUnavailable as exc:
+            raise self._unavailable(tenant_id, container_id) from exc
+        if isinstance(first, Failed):
+            await events.aclose()
+            raise ServiceUnavailable(f"cannot start {argv[0]!r}: {first.message}")
+        if not isinstance(first, Started):
+            await events.aclose()
+            raise ServiceUnavailable(f"minit answered {first!r} before starting {argv[0]!r}")
+        return first, events
+
     async def run(
         self,
         tenant_id: TenantId,
@@ -58,33 +122,21 @@ class Exec:
         environment: Mapping[str, str],
     ) -> ExecOutcome:
         """Run `command` to completion inside the container and return its outcome."""
-        record = self.containers.get(tenant_id, container_id)
-        argv = validation.check_argv(command)
-        env = validation.check_environment(environment)
-        cwd = (
-            validation.check_path(workdir, field="workdir") if workdir else record.working_directory
+        record, argv, env, cwd = self._prepare(
+            tenant_id, container_id, command, workdir, environment, "workdir"
         )
-        if not states.can_exec(record.state):
-            raise conflict(record, "exec in")
         timeout = timeout_ms or self.default_timeout_ms
         try:
             return await self.containers.node.exec(
                 record.container_id,
                 argv,
-                record.environment | env,
+                env,
                 cwd,
                 timeout_ms=timeout or None,
                 output_limit=self.output_limit,
             )
         except MinitUnavailable as exc:
-            current = self.containers.get(tenant_id, container_id)
-            if not states.can_exec(current.state):
-                raise conflict(current, "exec in") from exc
-            raise ServiceUnavailable(
-                f"container {container_id} is running but its init does not answer",
-                details={"state": current.state.value},
-                hint="check GET /api/containers/<id>/ready; restart the container if it persists",
-            ) from exc
+            raise self._unavailable(tenant_id, container_id) from exc
 
     def processes(self, tenant_id: TenantId, container_id: str) -> list[ProcessEntry]:
         """The container's processes (empty when it is not running)."""

@@ -11,6 +11,7 @@ from quilt import logs
 from quilt.engine.api_keys import ApiKeys
 from quilt.engine.archives import Archives
 from quilt.engine.containers import Containers, HostFacts
+from quilt.engine.events import Events
 from quilt.engine.exec import Exec
 from quilt.engine.forks import Forks
 from quilt.engine.operations import Operations
@@ -34,6 +35,8 @@ class Platform:
         self.started = time.time()
         self.store = Store(settings.resolved_database_url)
         self.store.migrate()
+        self.events = Events()
+        self.events.watch(self.store)
         self.node = LocalNode(settings, self.store)
         self.tasks = Tasks()
         self.operations = Operations(self.store, self.tasks)
@@ -57,6 +60,7 @@ class Platform:
 
     async def start(self) -> None:
         """Seed keys, finish what a previous server left, re-adopt containers, fill the pool."""
+        self.events.bind(asyncio.get_running_loop())
         self.dev_key = self.api_keys.seed(self.settings.api_key, self.settings.api_keys)
         failed = self.operations.fail_interrupted()
         report = (

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
     from datetime import datetime
 
     from quilt.domain.readiness import Checks
     from quilt.domain.records import PhaseRecord
     from quilt.drivers.runtime.cgroups import Usage
-    from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.drivers.runtime.minit import Event, ExecOutcome
     from quilt.drivers.storage.files import Tree
 
 
@@ -246,7 +246,7 @@ class Node(Protocol):
         cwd: str,
         *,
         timeout_ms: int | None,
-    ) -> AsyncIterator[object]:
+    ) -> AsyncGenerator[Event, None]:
         """Run a command and yield its events as they happen."""
         ...
 

@@ -60,10 +60,10 @@ from quilt.node.layout import ContainerPaths, Layout, new_tag
 from quilt.node.pool import WarmPool
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 
     from quilt.drivers.runtime.cgroups import Usage
-    from quilt.drivers.runtime.minit import ExecOutcome
+    from quilt.drivers.runtime.minit import Event, ExecOutcome
     from quilt.settings import Settings
     from quilt.store.store import Store
 
@@ -680,7 +680,7 @@ class LocalNode:
         cwd: str,
         *,
         timeout_ms: int | None,
-    ) -> AsyncIterator[object]:
+    ) -> AsyncGenerator[Event, None]:
         """Run a command and yield its events as they happen."""
         return self._minit(container_id).stream(
             argv, ocispec.with_defaults(env), cwd, timeout_ms=timeout_ms

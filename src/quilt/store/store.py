@@ -32,7 +32,7 @@ from quilt.errors import Conflict
 from quilt.store import schema
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from sqlalchemy.engine import Connection, Engine, RowMapping
 
@@ -123,7 +123,19 @@ _ONE_CONTAINER = select(schema.containers).where(
 
 
 class Containers(_Repository):
-    """Container rows, always looked up within a tenant."""
+    """Container rows, always looked up within a tenant.
+
+    `watchers` are called after each write with the container's id and, for a delete, the
+    row as it was (None otherwise): the events stream listens here.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.watchers: list[Callable[[str, ContainerRecord | None], None]] = []
+
+    def _changed(self, container_id: str, gone: ContainerRecord | None = None) -> None:
+        for watcher in self.watchers:
+            watcher(container_id, gone)
 
     def insert(self, record: ContainerRecord) -> None:
         """Store a new container; a taken name in the tenant is a `Conflict`."""
@@ -135,6 +147,7 @@ class Containers(_Repository):
                 f"a container named {record.name!r} already exists",
                 details={"received": record.name},
             ) from exc
+        self._changed(record.container_id)
 
     def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
         """One container of the tenant, or None."""
@@ -201,12 +214,16 @@ class Containers(_Repository):
                 f"a container named {values.get('name')!r} already exists",
                 details={"received": str(values.get("name"))},
             ) from exc
+        self._changed(container_id)
 
     def delete(self, container_id: ContainerId) -> None:
         """Remove a container row."""
+        gone = self.find(container_id) if self.watchers else None
         c = schema.containers.c
         with self.engine.begin() as conn:
             conn.execute(delete(schema.containers).where(c.container_id == container_id))
+        if gone is not None:
+            self._changed(container_id, gone)
 
 
 class Addresses(_Repository):
@@ -421,12 +438,18 @@ def _operation_values(record: OperationRecord) -> dict[str, Any]:
 
 
 class Operations(_Repository):
-    """Operation rows: written on every status change."""
+    """Operation rows: written on every status change; `watchers` see each write."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.watchers: list[Callable[[OperationRecord], None]] = []
 
     def insert(self, record: OperationRecord) -> None:
         """Store a new operation."""
         with self.engine.begin() as conn:
             conn.execute(insert(schema.operations).values(**_operation_values(record)))
+        for watcher in self.watchers:
+            watcher(record)
 
     def save(self, record: OperationRecord) -> None:
         """Write the whole record back (the engine holds the only live copy)."""
@@ -435,6 +458,8 @@ class Operations(_Repository):
         o = schema.operations.c
         with self.engine.begin() as conn:
             conn.execute(update(schema.operations).where(o.operation_id == op_id).values(**values))
+        for watcher in self.watchers:
+            watcher(record)
 
     def get(self, tenant_id: TenantId, operation_id: str) -> OperationRecord | None:
         """One operation of the tenant, or None."""

@@ -69,3 +69,12 @@ class EnvironmentUpdate(Request):
     """`PUT`/`PATCH …/env` body."""
 
     environment: dict[str, str]
+
+
+class StreamRequest(Request):
+    """`POST …/stream`: like exec, but `working_directory`, and output arrives as it is written."""
+
+    command: list[str]
+    working_directory: str | None = None
+    timeout_ms: int | None = Field(default=None, ge=0)
+    environment: dict[str, str] = Field(default_factory=dict)

@@ -18,7 +18,7 @@ from quilt.errors import HostError, ServiceUnavailable
 
 if TYPE_CHECKING:
     import pathlib
-    from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 
 PROTOCOL_VERSION: Final = 1
 DATA_FRAME_MAX: Final = 64 * 1024  # minit sends at most this much output in one frame
@@ -424,7 +424,7 @@ class MinitClient:
         cwd: str,
         *,
         timeout_ms: int | None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run a command and yield its events as they happen, ending with Exited or Failed.
 
         Closing the iterator early hangs up, and minit then kills the command's process group.
