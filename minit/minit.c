@@ -6,8 +6,8 @@
  * socket it inherits as fd 3. The wire contract is minit/PROTOCOL.md.
  *
  * PID 1 never waits for a child: it sleeps in one poll() over the listening socket, the main
- * command's pipes and a signalfd. Each exec gets its own forked handler process, so a slow
- * command or client never holds up PID 1.
+ * command's pipes and a signalfd. Each exec and each terminal gets its own forked handler
+ * process, so a slow command or client never holds up PID 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,14 +20,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -47,13 +53,14 @@ enum { REQUEST_TIMEOUT_S = 2 };       /* PID 1 reads and answers requests inline
 enum { LIST_MAX = 65536, STRING_MAX = 1 << 20, REQUEST_MAX = 16 << 20 };
 enum { DRAIN_MAX = 1 << 20 };         /* bytes read from a pipe once its writer has exited */
 enum { STAGE_CHDIR, STAGE_EXEC };
+enum { HANGUP_GRACE_MS = 200 };       /* SIGHUP → SIGKILL when a terminal's client leaves */
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-/* A parsed M or X request. */
-struct command { char **argv, **env, *cwd; uint32_t timeout_ms; };
+/* A parsed M, X or T request (T: the terminal's size in cols and rows). */
+struct command { char **argv, **env, *cwd; uint32_t timeout_ms, cols, rows; };
 
 /* A process started by spawn(): its pid and the read ends of its stdout/stderr pipes.
  * code is 0 once execve succeeded, else 126/127 (the child is already reaped; msg says why). */
@@ -317,13 +324,14 @@ static void free_command(struct command *c) {
     memset(c, 0, sizeof *c);
 }
 
-static int read_command(struct reader *r, struct command *c, int is_exec) {
+static int read_command(struct reader *r, struct command *c, char op) {
     uint32_t flags = 0;
     memset(c, 0, sizeof *c);
     int ok = (c->argv = read_list(r)) && c->argv[0] && (c->env = read_list(r)) &&
              (c->cwd = read_string(r));
-    if (ok && is_exec)  /* flags are reserved: refuse what this minit cannot honour */
+    if (ok && op == 'X')  /* flags are reserved: refuse what this minit cannot honour */
         ok = read_u32(r, &c->timeout_ms) == 0 && read_u32(r, &flags) == 0 && flags == 0;
+    if (ok && op == 'T') ok = read_u32(r, &c->cols) == 0 && read_u32(r, &c->rows) == 0;
     if (!ok) free_command(c);
     return ok ? 0 : -1;
 }
@@ -371,9 +379,11 @@ static void exec_path(char **argv, char **env) {
 }
 
 /* The forked child up to execve: a new session (so its pgid is its pid and its whole group
- * can be killed), default signal state, /dev/null and pipes as stdio. A failure goes up the
+ * can be killed), default signal state, and stdio: /dev/null and pipes, or (tty >= 0) a
+ * terminal that becomes the session's controlling terminal. A failure goes up the
  * close-on-exec error pipe; EOF on that pipe means execve succeeded. */
-static _Noreturn void child_exec(const struct command *c, int out, int err, int errpipe) {
+static _Noreturn void child_exec(const struct command *c, int out, int err, int tty,
+                                 int errpipe) {
     /* Ignored signals survive execve, and minit may have inherited some (glibc's posix_spawn
      * leaves its internal 32 and 33 ignored). libc's sigaction() refuses those, so use the
      * raw syscall: an all-zero kernel sigaction is SIG_DFL. */
@@ -383,7 +393,11 @@ static _Noreturn void child_exec(const struct command *c, int out, int err, int 
     for (int s = 1; s < NSIG; s++) syscall(SYS_rt_sigaction, s, dfl, NULL, (NSIG - 1) / 8);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    dup2(g.devnull, 0);
+    if (tty >= 0) {
+        ioctl(tty, TIOCSCTTY, 0);
+        out = err = tty;
+    }
+    dup2(tty >= 0 ? tty : g.devnull, 0);
     dup2(out, 1);
     dup2(err, 2);
     int report[2] = {STAGE_CHDIR, 0};
@@ -396,12 +410,13 @@ static _Noreturn void child_exec(const struct command *c, int out, int err, int 
     _exit(127);
 }
 
-/* Starts c. Returns -1 (with s->msg) only if no process could be made; a failed chdir or
- * execve still yields a pid, with s->code 126/127 and s->msg saying why. */
-static int spawn(const struct command *c, struct spawned *s) {
+/* Starts c, on pipes or (tty >= 0) on a terminal. Returns -1 (with s->msg) only if no
+ * process could be made; a failed chdir or execve still yields a pid, with s->code 126/127
+ * and s->msg saying why. */
+static int spawn(const struct command *c, struct spawned *s, int tty) {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1};
     memset(s, 0, sizeof *s);
-    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(ep, O_CLOEXEC) ||
+    if ((tty < 0 && (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))) || pipe2(ep, O_CLOEXEC) ||
         (s->pid = fork()) < 0) {
         snprintf(s->msg, sizeof s->msg, "minit: cannot start %s: %s", c->argv[0],
                  strerror(errno));
@@ -410,14 +425,17 @@ static int spawn(const struct command *c, struct spawned *s) {
             if (fds[i] >= 0) close(fds[i]);
         return -1;
     }
-    if (s->pid == 0) child_exec(c, out[1], err[1], ep[1]);
-    close(out[1]);
-    close(err[1]);
+    if (s->pid == 0) child_exec(c, out[1], err[1], tty, ep[1]);
     close(ep[1]);
-    s->out = out[0];
-    s->err = err[0];
-    fcntl(s->out, F_SETFL, O_NONBLOCK);  /* drained after exit without waiting for writers */
-    fcntl(s->err, F_SETFL, O_NONBLOCK);
+    s->out = s->err = -1;
+    if (tty < 0) {
+        close(out[1]);
+        close(err[1]);
+        s->out = out[0];
+        s->err = err[0];
+        fcntl(s->out, F_SETFL, O_NONBLOCK);  /* drained after exit without waiting for writers */
+        fcntl(s->err, F_SETFL, O_NONBLOCK);
+    }
     int report[2];
     ssize_t n;
     while ((n = read(ep[0], report, sizeof report)) < 0 && errno == EINTR) {}
@@ -485,7 +503,7 @@ static _Noreturn void send_exit(struct exec *x, int code, int sig) {
 static _Noreturn void run_exec(int sock, const struct command *c) {
     struct exec x = {.sock = sock, .deadline = -1};
     struct spawned s;
-    if (spawn(c, &s) < 0) {
+    if (spawn(c, &s, -1) < 0) {
         send_failure(sock, s.msg);
         _exit(1);
     }
@@ -526,6 +544,135 @@ static _Noreturn void run_exec(int sock, const struct command *c) {
         code = 128 + SIGKILL;
         sig = SIGKILL;
     }
+    send_exit(&x, code, sig);
+}
+
+/* ---- terminal handler (a forked child of PID 1) --------------------------------------------- */
+
+/* Client frames of a terminal connection, buffered until whole. */
+struct inbox { size_t len; unsigned char buf[5 + FRAME_DATA_MAX]; };
+
+static void set_size(int master, uint32_t cols, uint32_t rows) {
+    struct winsize ws = {.ws_row = (unsigned short)(rows ? rows : 24),
+                         .ws_col = (unsigned short)(cols ? cols : 80)};
+    ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Writes client input to the terminal. The terminal may be full while its program waits
+ * for us to read what it wrote, so its output is forwarded while we wait for room. */
+static int feed_terminal(struct exec *x, int master, const unsigned char *p, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(master, p, len);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN) return 0;  /* the terminal is gone: drop the input */
+        struct pollfd pfd = {.fd = master, .events = POLLOUT | POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return 0;
+        if ((pfd.revents & POLLIN) && pump_exec(x, &master, 'O') < 0) return -1;
+        if (master < 0) return 0;
+    }
+    return 0;
+}
+
+/* Acts on one client frame: I input, R resize (u32 cols, u32 rows), G signal (u32) for the
+ * terminal's foreground process group. Returns -1 if the client is gone. */
+static int terminal_frame(struct exec *x, int master, char type, const unsigned char *p,
+                          size_t len) {
+    if (type == 'I') return feed_terminal(x, master, p, len);
+    if (type == 'R' && len == 8) set_size(master, get_u32(p), get_u32(p + 4));
+    if (type == 'G' && len == 4) {
+        uint32_t sig = get_u32(p);
+        pid_t group = tcgetpgrp(master);
+        if (sig > 0 && sig < NSIG && kill(-(group > 0 ? group : x->pid), (int)sig) < 0)
+            kill(-x->pid, (int)sig);
+    }
+    return 0;
+}
+
+static int terminal_drain(struct exec *x, int master, struct inbox *in);
+
+/* Reads what the client sent and acts on every whole frame. Returns -1 when it hung up. */
+static int terminal_input(struct exec *x, int master, struct inbox *in) {
+    ssize_t n = recv(x->sock, in->buf + in->len, sizeof in->buf - in->len, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return -1;
+    if (n < 0) return 0;
+    in->len += (size_t)n;
+    return terminal_drain(x, master, in);
+}
+
+/* Acts on every whole frame in the inbox. Returns -1 when the client must be dropped. */
+static int terminal_drain(struct exec *x, int master, struct inbox *in) {
+    for (;;) {
+        if (in->len < 5) return 0;
+        size_t len = get_u32(in->buf + 1);
+        if (len > FRAME_DATA_MAX) return -1;  /* malformed: treat as a hang-up */
+        if (in->len < 5 + len) return 0;
+        if (terminal_frame(x, master, (char)in->buf[0], in->buf + 5, len) < 0) return -1;
+        memmove(in->buf, in->buf + 5 + len, in->len - 5 - len);
+        in->len -= 5 + len;
+    }
+}
+
+/* The client left: the session gets SIGHUP, as when a terminal window closes, then SIGKILL. */
+static _Noreturn void hang_up_terminal(struct exec *x, int pidfd) {
+    kill(-x->pid, SIGHUP);
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    if (poll(&pfd, 1, HANGUP_GRACE_MS) <= 0) kill(-x->pid, SIGKILL);
+    hang_up(x);
+}
+
+/* Runs one terminal request: S, then O as the terminal prints and I/R/G from the client
+ * acted on, then X when the program ends. `early` holds client frames that arrived with
+ * the request. */
+static _Noreturn void run_terminal(int sock, const struct command *c, const char *early,
+                                   size_t early_len) {
+    struct exec x = {.sock = sock, .deadline = -1};
+    struct spawned s;
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), tty = -1;
+    if (master < 0 || unlockpt(master) < 0 ||
+        (tty = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        snprintf(s.msg, sizeof s.msg, "minit: cannot open a terminal: %s", strerror(errno));
+        send_failure(sock, s.msg);
+        _exit(1);
+    }
+    set_size(master, c->cols, c->rows);
+    if (spawn(c, &s, tty) < 0) {
+        send_failure(sock, s.msg);
+        _exit(1);
+    }
+    close(tty);
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    x.pid = s.pid;
+    int pidfd = s.code ? -1 : (int)syscall(SYS_pidfd_open, s.pid, 0);
+    uint32_t pid = (uint32_t)s.pid;
+    if (send_u32s(sock, 'S', &pid, 1, &x) < 0) hang_up(&x);
+    if (s.code || pidfd < 0) {
+        strcat(s.msg, "\r\n");  /* spawn() left room for it */
+        send_frame(sock, 'O', s.msg, strlen(s.msg), &x);
+        send_exit(&x, s.code ? s.code : 126, 0);
+    }
+    struct inbox *in = calloc(1, sizeof *in);
+    if (!in || early_len > sizeof in->buf) hang_up_terminal(&x, pidfd);
+    memcpy(in->buf, early, early_len);
+    in->len = early_len;
+    if (early_len && terminal_drain(&x, master, in) < 0) hang_up_terminal(&x, pidfd);
+    for (;;) {
+        struct pollfd p[3] = {{master, POLLIN, 0}, {sock, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        int r = poll(p, 3, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) hang_up_terminal(&x, pidfd);
+        if (p[0].revents && pump_exec(&x, &master, 'O') < 0) hang_up_terminal(&x, pidfd);
+        if (p[1].revents && terminal_input(&x, master, in) < 0) hang_up_terminal(&x, pidfd);
+        if (p[2].revents) break;
+    }
+    int status, sig;
+    reap(x.pid, &status);
+    if (drain_exec(&x, &master, 'O') < 0) hang_up(&x);
+    int code = exit_code(status, &sig);
     send_exit(&x, code, sig);
 }
 
@@ -574,7 +721,7 @@ static void handle_signals(void) {
 /* Starts the main command. Returns 0, or the exit code its failure means (msg says why). */
 static int start_main(const struct command *c, char *msg, size_t size) {
     struct spawned s;
-    if (spawn(c, &s) < 0 || s.code) {
+    if (spawn(c, &s, -1) < 0 || s.code) {
         snprintf(msg, size, "%s", s.msg);
         return s.code ? s.code : 126;
     }
@@ -588,7 +735,7 @@ static int start_main(const struct command *c, char *msg, size_t size) {
 static const char *answer_start(int fd, struct reader *r) {
     static char msg[512];
     struct command c;
-    if (read_command(r, &c, 0) < 0) return "malformed request";
+    if (read_command(r, &c, 'M') < 0) return "malformed request";
     const char *failure = NULL;
     if (g.main_pid != 0) failure = "the main command was already started";
     else if (start_main(&c, msg, sizeof msg) != 0) failure = msg;
@@ -610,13 +757,15 @@ static const char *answer_signal(int fd, struct reader *r) {
     return NULL;
 }
 
-static const char *answer_exec(int fd, struct reader *r) {
+/* X and T: read the request, then fork the handler that serves it to its end. */
+static const char *answer_exec(int fd, struct reader *r, char op) {
     static char msg[128];
     struct command c;
-    if (read_command(r, &c, 1) < 0) return "malformed request";
+    if (read_command(r, &c, op) < 0) return "malformed request";
     pid_t pid = fork();
     if (pid == 0) {
         become_handler();
+        if (op == 'T') run_terminal(fd, &c, r->buf + r->pos, r->len - r->pos);
         run_exec(fd, &c);
     }
     snprintf(msg, sizeof msg, "minit: fork: %s", strerror(errno));
@@ -624,7 +773,7 @@ static const char *answer_exec(int fd, struct reader *r) {
     return pid < 0 ? msg : NULL;
 }
 
-/* Reads one request under SO_RCVTIMEO and answers it: P, M and K here, X in a handler. */
+/* Reads one request under SO_RCVTIMEO and answers it: P, M and K here, X and T in a handler. */
 static void serve_connection(int fd) {
     static char unknown[32];
     struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_S};
@@ -639,7 +788,8 @@ static void serve_connection(int fd) {
     case 'P': send_u32s(fd, 'P', ping, 2, NULL); break;
     case 'M': failure = answer_start(fd, &r); break;
     case 'K': failure = answer_signal(fd, &r); break;
-    case 'X': failure = answer_exec(fd, &r); break;
+    case 'X':
+    case 'T': failure = answer_exec(fd, &r, (char)op); break;
     default:
         snprintf(unknown, sizeof unknown, "unknown op 0x%02x", op);
         failure = unknown;

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,6 +31,7 @@ from quilt.drivers.runtime.minit import (
     MinitUnavailable,
     Output,
     Started,
+    Terminal,
     encode_frame,
 )
 from quilt.errors import HostError
@@ -613,3 +614,69 @@ async def test_unavailable_when_silent(tmp_path: Path) -> None:
         with pytest.raises(MinitUnavailable):
             await MinitClient(path).ping(timeout=0.2)
         assert time.monotonic() - started < 2
+
+
+# -- terminals -------------------------------------------------------------------------------
+
+
+async def read_until(terminal: Terminal, events: Any, needle: bytes) -> bytes:
+    """Terminal output up to and including `needle` (10 s at most)."""
+    seen = b""
+    async with asyncio.timeout(10):
+        async for event in events:
+            if isinstance(event, Output):
+                seen += event.data
+                if needle in seen:
+                    return seen
+            elif isinstance(event, Exited):
+                break
+    raise AssertionError(f"{needle!r} never came; the terminal said {seen!r}")
+
+
+async def test_terminal_is_a_real_tty_with_a_size(minit: Minit) -> None:
+    """A program on a terminal sees a tty of the asked size; a resize reaches it."""
+    terminal = await minit.client.terminal(["sh"], ENV, "/", cols=101, rows=33)
+    try:
+        events = terminal.events()
+        await terminal.write(b"tty; stty size\n")
+        seen = await read_until(terminal, events, b"33 101")
+        assert b"/dev/pts/" in seen
+        await terminal.resize(120, 40)
+        await terminal.write(b"stty size\n")
+        await read_until(terminal, events, b"40 120")
+        await terminal.write(b"exit 3\n")
+        async with asyncio.timeout(10):
+            ended = [e async for e in events if isinstance(e, Exited)]
+        assert ended == [Exited(exit_code=3, term_signal=0, timed_out=False)]
+    finally:
+        terminal.close()
+
+
+async def test_terminal_signal_and_ctrl_c_reach_the_foreground_job(minit: Minit) -> None:
+    """Ctrl-C typed, or a signal sent, ends the foreground job and the shell carries on."""
+    terminal = await minit.client.terminal(["sh", "-i"], ENV, "/", cols=80, rows=24)
+    try:
+        events = terminal.events()
+        await terminal.write(b"sleep 1000\n")
+        await asyncio.sleep(0.3)
+        await terminal.write(b"\x03")  # Ctrl-C, through the terminal's line discipline
+        await terminal.write(b"echo after-$?\n")
+        await read_until(terminal, events, b"after-130")
+        await terminal.write(b"sleep 1000; echo again-$?\n")
+        await asyncio.sleep(0.3)
+        await terminal.signal(signal.SIGTERM)
+        await read_until(terminal, events, b"again-143")
+    finally:
+        terminal.close()
+
+
+async def test_terminal_hang_up_ends_the_session(minit: Minit) -> None:
+    """Closing the connection sends the session SIGHUP (then SIGKILL): nothing is left."""
+    terminal = await minit.client.terminal(
+        ["sh", "-c", "trap '' HUP; sleep 1000"], ENV, "/", cols=80, rows=24
+    )
+    pid_before = tree(minit.pid) - {minit.pid}
+    assert pid_before
+    terminal.close()
+    for pid in pid_before:
+        await gone(pid)

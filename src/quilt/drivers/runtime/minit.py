@@ -24,6 +24,7 @@ PROTOCOL_VERSION: Final = 1
 DATA_FRAME_MAX: Final = 64 * 1024  # minit sends at most this much output in one frame
 HEADER: Final = struct.Struct("<BI")
 U32_MAX: Final = 0xFFFF_FFFF
+U16_MAX: Final = 0xFFFF
 # Payload size of each frame type: an exact size, or (for data and messages) a maximum.
 EXACT_SIZES: Final = {"S": 4, "X": 9, "P": 8, "K": 4}
 MAX_SIZES: Final = {"O": DATA_FRAME_MAX, "E": DATA_FRAME_MAX, "F": DATA_FRAME_MAX}
@@ -157,6 +158,31 @@ def encode_exec_request(
     if not 0 <= timeout <= U32_MAX:
         raise ValueError(f"timeout_ms out of range: {timeout_ms}")
     return _command(b"X", argv, env, cwd) + struct.pack("<II", timeout, 0)
+
+
+def encode_terminal_request(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str, cols: int, rows: int
+) -> bytes:
+    """A `T` request: run a program on a new terminal of `cols` x `rows`."""
+    for value in (cols, rows):
+        if not 0 < value <= U16_MAX:
+            raise ValueError(f"terminal size out of range: {cols}x{rows}")
+    return _command(b"T", argv, env, cwd) + struct.pack("<II", cols, rows)
+
+
+def encode_input(data: bytes) -> bytes:
+    """An `I` client frame: bytes typed into a terminal."""
+    return encode_frame("I", data)
+
+
+def encode_resize(cols: int, rows: int) -> bytes:
+    """An `R` client frame: the terminal's new size."""
+    return encode_frame("R", struct.pack("<II", cols, rows))
+
+
+def encode_terminal_signal(sig: int) -> bytes:
+    """A `G` client frame: a signal for the terminal's foreground process group."""
+    return encode_frame("G", struct.pack("<I", sig))
 
 
 def encode_signal(pid: int, sig: int) -> bytes:
@@ -309,6 +335,64 @@ class _Capture:
         return b"".join(self.parts)
 
 
+def _first_event(frame: Frame | None, where: pathlib.Path) -> Started:
+    """A terminal's first frame: S, or why there is no terminal."""
+    if frame is None:
+        raise MinitUnavailable(f"minit at {where} hung up")
+    event = decode_event(frame)
+    if isinstance(event, Failed):
+        raise MinitUnavailable(event.message)
+    if not isinstance(event, Started):
+        raise MinitProtocolError(f"expected an 'S' frame, got {frame.kind!r}")
+    return event
+
+
+class Terminal:
+    """A program on a terminal inside the container: its output events, and ways to steer it.
+
+    `events` yields Output (stdout only: a terminal has one stream) and finally Exited.
+    Closing hangs up: minit sends the session SIGHUP, then SIGKILL.
+    """
+
+    def __init__(self, conn: _Connection, pid: int) -> None:
+        self._conn = conn
+        self.pid = pid
+        self._lock = asyncio.Lock()
+
+    async def _send(self, data: bytes) -> None:
+        async with self._lock:  # frames from several writers must not interleave
+            try:
+                await asyncio.get_running_loop().sock_sendall(self._conn.sock, data)
+            except OSError as exc:
+                raise MinitUnavailable(f"lost the terminal at {self._conn.where}: {exc}") from exc
+
+    async def write(self, data: bytes) -> None:
+        """Type `data` into the terminal."""
+        for start in range(0, len(data), DATA_FRAME_MAX):
+            await self._send(encode_input(data[start : start + DATA_FRAME_MAX]))
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Give the terminal a new size (its programs get SIGWINCH)."""
+        await self._send(encode_resize(cols, rows))
+
+    async def signal(self, sig: int) -> None:
+        """Signal the terminal's foreground process group (what Ctrl-C does, and more)."""
+        await self._send(encode_terminal_signal(sig))
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """Output as the terminal prints it, then Exited."""
+        while (frame := await self._conn.frame()) is not None:
+            event = decode_event(frame)
+            yield event
+            if isinstance(event, Exited | Failed):
+                return
+        raise MinitUnavailable(f"minit at {self._conn.where} hung up before the terminal ended")
+
+    def close(self) -> None:
+        """Hang up."""
+        self._conn.close()
+
+
 class MinitClient:
     """Talks to one container's minit over its host-side socket, one connection a request."""
 
@@ -416,6 +500,20 @@ class MinitClient:
         finally:
             conn.close()
         raise MinitUnavailable(f"minit at {self.socket_path} hung up before {argv[0]!r} ended")
+
+    async def terminal(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, *, cols: int, rows: int
+    ) -> Terminal:
+        """Start a program on a new terminal; Failed from minit is a MinitUnavailable."""
+        conn = await self._open(
+            encode_terminal_request(argv, env, cwd, cols, rows), CONNECT_TIMEOUT
+        )
+        try:
+            event = _first_event(await conn.frame(), self.socket_path)
+        except BaseException:
+            conn.close()
+            raise
+        return Terminal(conn, event.pid)
 
     async def stream(
         self,
