@@ -15,6 +15,7 @@ error bodies. Imports only the standard library.
     │   └── SnapshotInUse             409 SNAPSHOT_IN_USE  (containers or snapshots stand on it)
     ├── PayloadTooLarge               413 PAYLOAD_TOO_LARGE (the body is over a set limit)
     │   └── QuotaExceeded             413 QUOTA_EXCEEDED   (a volume's size_limit_mb is reached)
+    ├── LimitReached                  429 LIMIT_REACHED (a per-tenant cap; the hint frees it)
     ├── CapacityFull                  503 CAPACITY_FULL (always with a hint)
     ├── ServiceUnavailable            503 SERVICE_UNAVAILABLE
     └── HostError                     500 INTERNAL      (a host operation failed: names the
@@ -112,6 +113,13 @@ class QuotaExceeded(PayloadTooLarge):
     """Writing this would take a volume past its `size_limit_mb`."""
 
     code = "QUOTA_EXCEEDED"
+
+
+class LimitReached(QuiltError):
+    """The tenant is at a cap (open terminal sessions...); freeing one lets the next in."""
+
+    status = 429
+    code = "LIMIT_REACHED"
 
 
 class CapacityFull(QuiltError):

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,7 +58,24 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(
         default=15.0, gt=0, description="quiet seconds before /api/events sends a heartbeat"
     )
-    base_url: str | None = Field(default=None, description="public base URL (APP_BASE_URL)")
+    terminal_sessions_per_tenant: int = Field(default=16, gt=0, description="open sessions cap")
+    terminal_idle_seconds: float = Field(
+        default=600.0, gt=0, description="a session nobody is attached to ends after this"
+    )
+    terminal_ttl_seconds: float = Field(default=86400.0, gt=0, description="a session's lifetime")
+    terminal_scrollback_bytes: int = Field(
+        default=256 * 1024, gt=0, description="output replayed to a client that (re)attaches"
+    )
+    base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QUILT_BASE_URL", "APP_BASE_URL", "base_url"),
+        description="public base URL of this server, for the URLs it hands out",
+    )
+    backend_domain: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QUILT_BACKEND_DOMAIN", "BACKEND_DOMAIN", "backend_domain"),
+        description="public host name (https) when no base URL is set",
+    )
     log_level: str = "info"
 
     @property

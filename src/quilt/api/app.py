@@ -18,6 +18,7 @@ from quilt.api import (
     operations,
     snapshots,
     system,
+    terminals,
     volumes,
 )
 from quilt.api import exec as exec_routes
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
         volumes,
         operations,
         events,
+        terminals,
         api_keys,
     )
     routers = [m.router for m in modules]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from quilt.engine.api_keys import Principal
 from quilt.errors import BadRequest, Forbidden
@@ -13,12 +14,12 @@ if TYPE_CHECKING:
     from quilt.engine.platform import Platform
 
 
-def platform(request: Request) -> Platform:
+def platform(request: HTTPConnection) -> Platform:
     """The platform this app serves."""
     return request.app.state.platform  # type: ignore[no-any-return]
 
 
-def credential(request: Request) -> str | None:
+def credential(request: HTTPConnection) -> str | None:
     """The credential the request carries, by precedence: X-Api-Key, Bearer, ?token=."""
     key = request.headers.get("x-api-key")
     if key:

@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from quilt import logs
+from quilt.domain.ids import new_request_id
 from quilt.errors import QuiltError, Unprocessable
 from quilt.wire.common import ErrorBody
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
+    from starlette.requests import HTTPConnection
 
 log = logs.get(__name__)
 
@@ -32,13 +34,15 @@ HTTP_CODES = {
 }
 
 
-def request_id(request: Request) -> str:
-    """The id the request-id middleware gave this request."""
-    return str(getattr(request.state, "request_id", "req_unknown"))
+def request_id(request: HTTPConnection) -> str:
+    """The id the request-id middleware gave this request (a WebSocket gets one here)."""
+    if not hasattr(request.state, "request_id"):
+        request.state.request_id = new_request_id()
+    return str(request.state.request_id)
 
 
 def respond(
-    request: Request,
+    request: HTTPConnection,
     *,
     status: int,
     code: str,
@@ -63,7 +67,7 @@ def respond(
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
-def envelope(request: Request, error: QuiltError) -> JSONResponse:
+def envelope(request: HTTPConnection, error: QuiltError) -> JSONResponse:
     """Render a Quilt error."""
     return respond(
         request,

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from quilt.api.auth import Caller, platform
+from quilt.domain.terminals import ENDED
 from quilt.errors import NotFound
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ CONCERNS: Final = {
     "volumes": (
         "Named data that outlives containers: create (optionally size-limited), attach at "
         "create, inspect, rename; list, read, write and delete files; extract archives."
+    ),
+    "terminals": (
+        "Shells on real terminals inside containers, attached over WebSocket; sessions "
+        "survive a dropped connection and replay their recent output."
     ),
     "events": "Follow your tenant's container and operation changes live (server-sent events).",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
@@ -192,6 +197,20 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "body": {"new_name": "data-v2"},
         },
     ],
+    "terminals": [
+        {
+            "title": "Open a terminal (then attach to attach_url with subprotocol 'terminal')",
+            "method": "POST",
+            "path": "/api/terminal/sessions",
+            "body": {"container_id": "ctr_…", "cols": 120, "rows": 40, "shell": "/bin/bash"},
+        },
+        {
+            "title": "Resize it",
+            "method": "POST",
+            "path": "/api/terminal/sessions/{session_id}/resize",
+            "body": {"cols": 160, "rows": 50},
+        },
+    ],
     "events": [
         {
             "title": "Watch one container (curl -N; resume with the Last-Event-ID header)",
@@ -215,13 +234,30 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
 
 
 CONCERN_RULES: Final = {
-    concern: [
+    **{
+        concern: [
+            (
+                "Send X-Tenant-Id equal to your tenant (GET /api/system/info shows it): "
+                "400 without it, 403 with another tenant's."
+            )
+        ]
+        for concern in ("snapshots", "forks")
+    },
+    "terminals": [
         (
-            "Send X-Tenant-Id equal to your tenant (GET /api/system/info shows it): "
-            "400 without it, 403 with another tenant's."
-        )
-    ]
-    for concern in ("snapshots", "forks")
+            "Attach: WebSocket GET /ws/terminal/attach?session_id=… (or ?container_id=…&cols=&rows="
+            "&shell= to open one), subprotocol 'terminal', key in a header or ?token=."
+        ),
+        (
+            "Binary frames carry raw bytes both ways. Text frames are JSON control: you send "
+            "resize {cols, rows}, ping {ts}, signal {signal: SIGINT|SIGTERM|SIGHUP}, input {data}; "
+            "the server sends ready (first), pong, exit {code, signal}, error {code, message}."
+        ),
+        (
+            "A dropped connection leaves the shell running until the idle timeout; re-attaching "
+            "replays recent output first. Several clients may attach to one session."
+        ),
+    ],
 }
 
 
@@ -368,6 +404,11 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     if concern in ("snapshots", "forks"):
         components.append(
             {"name": "freezer", "ok": p.node.can_freeze(), "detail": "cgroup freezer"}
+        )
+    if concern == "terminals":
+        open_now = [s for s in p.terminals.sessions.values() if s.state not in ENDED]
+        components.append(
+            {"name": "sessions", "ok": not p.tasks.closed, "detail": f"{len(open_now)} open"}
         )
     if concern == "events":
         components.append(

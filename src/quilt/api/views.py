@@ -15,6 +15,8 @@ from quilt.wire.operations import Operation, Phase
 from quilt.wire.volumes import FileEntry, Volume
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
     from quilt.domain.readiness import Readiness as DomainReadiness
     from quilt.domain.records import (
         ContainerRecord,
@@ -24,6 +26,24 @@ if TYPE_CHECKING:
     )
     from quilt.drivers.storage.files import Entry
     from quilt.engine.snapshots import Lineage
+
+
+def public_base(connection: HTTPConnection) -> str:
+    """The server's public base URL, for the URLs it hands out.
+
+    The base URL setting, else the backend domain, else what the request came in as
+    (forwarded headers first).
+    """
+    settings = connection.app.state.platform.settings
+    if settings.base_url:
+        return str(settings.base_url).rstrip("/")
+    if settings.backend_domain:
+        return f"https://{settings.backend_domain}"
+    headers = connection.headers
+    proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
+    host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+    scheme = proto or connection.url.scheme.replace("ws", "http")
+    return f"{scheme}://{host or connection.url.netloc}"
 
 
 def checks(readiness: DomainReadiness) -> Checks:

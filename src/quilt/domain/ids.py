@@ -12,6 +12,7 @@ ApiKeyId = NewType("ApiKeyId", str)
 RequestId = NewType("RequestId", str)
 SnapshotId = NewType("SnapshotId", str)
 VolumeId = NewType("VolumeId", str)
+SessionId = NewType("SessionId", str)
 
 API_KEY_PREFIX: Final = "quilt_sk_"
 DEFAULT_TENANT: Final = TenantId("ten_default")
@@ -29,6 +30,11 @@ def new_container_id() -> ContainerId:
 def new_operation_id() -> OperationId:
     """A fresh operation id, e.g. `op_…`."""
     return OperationId(f"op_{_token(8)}")
+
+
+def new_session_id() -> SessionId:
+    """A fresh terminal session id, e.g. `term_…`."""
+    return SessionId(f"term_{_token(8)}")
 
 
 def new_snapshot_id() -> SnapshotId:

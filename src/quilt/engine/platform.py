@@ -17,6 +17,7 @@ from quilt.engine.forks import Forks
 from quilt.engine.operations import Operations
 from quilt.engine.snapshots import Snapshots
 from quilt.engine.tasks import Tasks
+from quilt.engine.terminals import Terminals
 from quilt.engine.volumes import Volumes
 from quilt.node.local import LocalNode
 from quilt.store.store import Store
@@ -54,6 +55,7 @@ class Platform:
         self.archives = Archives(
             self.node, self.operations, limit_bytes=settings.upload_limit_mb << 20
         )
+        self.terminals = Terminals(settings, self.containers, self.tasks)
         self.api_keys = ApiKeys(self.store)
         self.dev_key: str | None = None
         self._pool_task: asyncio.Task[None] | None = None
@@ -79,6 +81,7 @@ class Platform:
             self.snapshots.run_reaper(self.settings.snapshot_reap_seconds), name="snapshot expiry"
         )
         self.tasks.spawn(self.snapshots.run_measurer(), name="snapshot sizes")
+        self.tasks.spawn(self.terminals.run_reaper(), name="terminal upkeep")
 
     async def close(self) -> None:
         """Stop background work and drain the warm pool; containers keep running.
@@ -93,5 +96,6 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pool_task
         await self.node.pool.drain()
+        self.terminals.close()
         await self.tasks.close()
         self.store.close()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from quilt.domain.readiness import Checks
     from quilt.domain.records import PhaseRecord
     from quilt.drivers.runtime.cgroups import Usage
-    from quilt.drivers.runtime.minit import Event, ExecOutcome
+    from quilt.drivers.runtime.minit import Event, ExecOutcome, Terminal
     from quilt.drivers.storage.files import Tree
 
 
@@ -236,6 +236,19 @@ class Node(Protocol):
         output_limit: int,
     ) -> ExecOutcome:
         """Run a command inside the container to completion."""
+        ...
+
+    async def terminal(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        cols: int,
+        rows: int,
+    ) -> Terminal:
+        """Start a program on a new terminal inside the container."""
         ...
 
     def stream(

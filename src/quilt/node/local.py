@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 
     from quilt.drivers.runtime.cgroups import Usage
-    from quilt.drivers.runtime.minit import Event, ExecOutcome
+    from quilt.drivers.runtime.minit import Event, ExecOutcome, Terminal
     from quilt.settings import Settings
     from quilt.store.store import Store
 
@@ -670,6 +670,21 @@ class LocalNode:
         """Run a command inside the container to completion through minit."""
         return await self._minit(container_id).exec(
             argv, ocispec.with_defaults(env), cwd, timeout_ms=timeout_ms, output_limit=output_limit
+        )
+
+    async def terminal(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        *,
+        cols: int,
+        rows: int,
+    ) -> Terminal:
+        """Start a program on a new terminal inside the container (minit opens it)."""
+        return await self._minit(container_id).terminal(
+            argv, ocispec.with_defaults(env), cwd, cols=cols, rows=rows
         )
 
     def stream(
