@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -185,3 +187,39 @@ async def test_bad_session_requests_are_clear_4xx(api: Any, live: Any, monkeypat
     assert open_now == [cid]
     other = (await api.other.get("/api/terminal/sessions")).json()["sessions"]
     assert other == []
+
+
+async def test_quilt_shell_runs_a_terminal_and_passes_the_exit_code(api: Any, live: Any) -> None:
+    """`quilt shell <name>` with piped input runs it on a remote terminal; its code is ours."""
+    await create(api, name="cli-shell")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "quilt.cli.main",
+        "shell",
+        "cli-shell",
+        "--url",
+        str(live.base_url),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "QUILT_API_KEY": API_KEY},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(b"echo via-$((3*3)); exit 7\n"), 30)
+    assert proc.returncode == 7, err
+    assert b"via-9" in out
+    missing = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "quilt.cli.main",
+        "shell",
+        "no-such-container",
+        "--url",
+        str(live.base_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "QUILT_API_KEY": API_KEY},
+    )
+    _, err = await asyncio.wait_for(missing.communicate(), 30)
+    assert missing.returncode == 1
+    assert b"[NOT_FOUND]" in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,6 +84,20 @@ def _line(frame: dict[str, Any]) -> bytes:
     return json.dumps(frame, separators=(",", ":")).encode() + b"\n"
 
 
+_OUTPUT_HEADS = {
+    stream: b'{"type":"' + stream.encode() + b'","data_b64":"' for stream in ("stdout", "stderr")
+}
+
+
+def _output_line(event: Output) -> bytes:
+    """An output frame, built without a JSON encoder.
+
+    Base64 text never needs escaping, and scanning 64 KiB of it for escapes was most of the
+    cost of streaming.
+    """
+    return _OUTPUT_HEADS[event.stream] + binascii.b2a_base64(event.data, newline=False) + b'"}\n'
+
+
 async def _frames(
     container_id: str, pid: int, events: AsyncGenerator[Event, None], started: float
 ) -> AsyncIterator[bytes]:
@@ -96,8 +110,7 @@ async def _frames(
         yield _line({"type": "started", "container_id": container_id, "pid": pid})
         async for event in events:
             if isinstance(event, Output):
-                data = base64.b64encode(event.data).decode()
-                yield _line({"type": event.stream, "data_b64": data})
+                yield _output_line(event)
             elif isinstance(event, Exited):
                 if event.timed_out:
                     yield _line(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from quilt import __version__
+from quilt.cli.shell import shell as shell_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -149,6 +150,8 @@ def purge(data_dir: Path, *, yes: bool) -> None:
         f"removed {len(removed)} container(s); released the storage pool of {data_dir}", err=True
     )
 
+
+main.add_command(shell_command)
 
 if __name__ == "__main__":
     main()

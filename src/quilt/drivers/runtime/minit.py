@@ -28,7 +28,8 @@ U16_MAX: Final = 0xFFFF
 # Payload size of each frame type: an exact size, or (for data and messages) a maximum.
 EXACT_SIZES: Final = {"S": 4, "X": 9, "P": 8, "K": 4}
 MAX_SIZES: Final = {"O": DATA_FRAME_MAX, "E": DATA_FRAME_MAX, "F": DATA_FRAME_MAX}
-RECV_SIZE: Final = 256 * 1024
+RECV_SIZE: Final = 1024 * 1024
+COALESCE_MAX: Final = 1024 * 1024  # output joined into one event, at most
 CONNECT_TIMEOUT: Final = 5.0  # connect and send a request
 REPLY_TIMEOUT: Final = 5.0  # P, M and K are answered at once by minit itself
 EXEC_GRACE: Final = 10.0  # past an exec's own timeout, minit is considered stuck
@@ -308,6 +309,18 @@ class _Connection:
             self._ready.extend(self._decoder.feed(data))
         return self._ready.popleft()
 
+    def more(self, kind: str, data: bytes) -> bytes:
+        """`data` joined with the frames of the same kind already received right after it."""
+        if not self._ready or self._ready[0].kind != kind:
+            return data
+        parts = [data]
+        size = len(data)
+        while self._ready and self._ready[0].kind == kind and size < COALESCE_MAX:
+            payload = self._ready.popleft().payload
+            parts.append(payload)
+            size += len(payload)
+        return b"".join(parts)
+
     def close(self) -> None:
         """Hang up (minit kills a command whose client hangs up)."""
         self.sock.close()
@@ -525,12 +538,16 @@ class MinitClient:
     ) -> AsyncGenerator[Event, None]:
         """Run a command and yield its events as they happen, ending with Exited or Failed.
 
+        Output frames that have already arrived together are joined (up to `COALESCE_MAX`
+        bytes of one stream), so a fast writer costs one event per read, not per frame.
         Closing the iterator early hangs up, and minit then kills the command's process group.
         """
         conn = await self._open(encode_exec_request(argv, env, cwd, timeout_ms), CONNECT_TIMEOUT)
         try:
             while (frame := await conn.frame()) is not None:
                 event = decode_event(frame)
+                if isinstance(event, Output):
+                    event = Output(event.stream, conn.more(frame.kind, event.data))
                 yield event
                 if isinstance(event, Exited | Failed):
                     return
