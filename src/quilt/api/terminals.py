@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from quilt.api import errors, views
 from quilt.api.auth import Caller, credential, platform
-from quilt.domain import terminals as rules
 from quilt.domain.records import rfc3339
 from quilt.errors import BadRequest, QuiltError
 from quilt.wire.common import Success
@@ -197,7 +196,7 @@ async def _receive(
         if message["type"] == "websocket.disconnect":
             return
         if message.get("bytes"):
-            await session.terminal.write(message["bytes"])
+            await terminals.write(session, message["bytes"])
         elif message.get("text"):
             try:
                 await _control(terminals, session, client, json.loads(message["text"]))
@@ -215,8 +214,8 @@ async def _control(
     elif kind == "ping":
         client.offer({"type": "pong", "ts": control.get("ts")})
     elif kind == "signal":
-        await session.terminal.signal(rules.parse_signal(str(control["signal"])))
+        await terminals.signal(session, str(control["signal"]))
     elif kind == "input":
-        await session.terminal.write(str(control["data"]).encode())
+        await terminals.write(session, str(control["data"]).encode())
     else:
         raise ValueError(f"unknown type {kind!r}")

@@ -248,6 +248,19 @@ class Terminals:
             with contextlib.suppress(MinitUnavailable):
                 await session.terminal.resize(cols, rows)
 
+    async def write(self, session: Session, data: bytes) -> None:
+        """Type `data` into the session's terminal (dropped if the session has ended)."""
+        if session.state not in ENDED:
+            with contextlib.suppress(MinitUnavailable):
+                await session.terminal.write(data)
+
+    async def signal(self, session: Session, name: str) -> None:
+        """Send SIGINT, SIGTERM or SIGHUP to the terminal's foreground job."""
+        sig = rules.parse_signal(name)
+        if session.state not in ENDED:
+            with contextlib.suppress(MinitUnavailable):
+                await session.terminal.signal(sig)
+
     # -- clients --------------------------------------------------------------------------
 
     def attach(self, session: Session) -> tuple[Client, bytes]:
