@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
+import signal
+import struct
 import sys
+import termios
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -218,3 +222,53 @@ async def test_quilt_shell_runs_a_terminal_and_passes_the_exit_code(api: Any, li
     code, _, err = await quilt_shell(live, "no-such-container", b"")
     assert code == 1
     assert b"[NOT_FOUND]" in err
+
+
+async def test_quilt_shell_on_a_local_terminal_follows_its_size(api: Any, live: Any) -> None:
+    """On a real local tty, `quilt shell` starts at its size and follows SIGWINCH resizes."""
+    await create(api, name="cli-winch", image="prod")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "quilt.cli.main",
+        "shell",
+        "cli-winch",
+        "--url",
+        str(live.base_url),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "QUILT_API_KEY": API_KEY},
+        start_new_session=True,
+    )
+    os.close(slave)
+    loop = asyncio.get_running_loop()
+
+    async def read_until(needle: bytes) -> bytes:
+        seen = b""
+        try:
+            async with asyncio.timeout(15):
+                while needle not in seen:
+                    seen += await loop.run_in_executor(None, os.read, master, 65536)
+        except TimeoutError:
+            raise AssertionError(f"{needle!r} never came: {seen!r}") from None
+        return seen
+
+    try:
+        await read_until(b"# ")  # bash's prompt: the remote shell is ready
+        os.write(master, b"stty size\r")
+        await read_until(b"31 97")
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 133, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        await asyncio.sleep(0.3)
+        os.write(master, b"stty size\r")
+        await read_until(b"44 133")
+        os.write(master, b"exit 3\r")
+        assert await asyncio.wait_for(proc.wait(), 15) == 3
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)
