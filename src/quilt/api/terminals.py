@@ -19,48 +19,17 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from quilt.api import errors, views
 from quilt.api.auth import Caller, credential, platform
-from quilt.domain.records import rfc3339
 from quilt.errors import BadRequest, QuiltError
 from quilt.wire.common import Success
 from quilt.wire.terminals import CreateSession, Resize, Session, SessionList
 
 if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection
-
     from quilt.engine.terminals import Client, Terminals
     from quilt.engine.terminals import Session as LiveSession
 
 router = APIRouter(tags=["terminals"])
 
-ATTACH_PATH = "/ws/terminal/attach"
 SUBPROTOCOL = "terminal"
-
-
-def attach_url(connection: HTTPConnection, session_id: str) -> str:
-    """Where a client attaches to the session (ws:// or wss://, from the public base URL)."""
-    base = views.public_base(connection)
-    scheme = "wss" if base.startswith("https:") else "ws"
-    return f"{scheme}:{base.split(':', 1)[1]}{ATTACH_PATH}?session_id={session_id}"
-
-
-def _session(connection: HTTPConnection, s: LiveSession) -> Session:
-    return Session(
-        session_id=s.session_id,
-        container_id=s.container_id,
-        target=s.target,
-        state=s.state.value,
-        shell=s.shell,
-        cols=s.cols,
-        rows=s.rows,
-        pid=s.pid,
-        attach_url=attach_url(connection, s.session_id),
-        created_at=rfc3339(s.created_at) or "",
-        expires_at=rfc3339(s.expires_at) or "",
-        idle_timeout_seconds=s.idle_timeout,
-        attached_clients=len(s.clients),
-        exit_code=s.exit_code,
-        exit_signal=s.exit_signal,
-    )
 
 
 @router.post(
@@ -76,20 +45,22 @@ async def create(request: Request, body: CreateSession, caller: Caller) -> Sessi
         shell=body.shell,
         target=body.target,
     )
-    return _session(request, session)
+    return views.terminal_session(request, session)
 
 
 @router.get("/api/terminal/sessions", response_model=SessionList, summary="List terminals")
 async def list_sessions(request: Request, caller: Caller, target: str | None = None) -> SessionList:
     """Your sessions (`?target=container`), ended ones for a minute after they end."""
     found = platform(request).terminals.all(caller.tenant_id, target)
-    return SessionList(sessions=[_session(request, s) for s in found])
+    return SessionList(sessions=[views.terminal_session(request, s) for s in found])
 
 
 @router.get("/api/terminal/sessions/{session_id}", response_model=Session, summary="Terminal")
 async def detail(request: Request, session_id: str, caller: Caller) -> Session:
     """One session: its state, size, shell pid and attached clients."""
-    return _session(request, platform(request).terminals.get(caller.tenant_id, session_id))
+    return views.terminal_session(
+        request, platform(request).terminals.get(caller.tenant_id, session_id)
+    )
 
 
 @router.delete(
@@ -144,7 +115,7 @@ async def _open(websocket: WebSocket) -> LiveSession:
     )
 
 
-@router.websocket(ATTACH_PATH)
+@router.websocket(views.ATTACH_PATH)
 async def attach(websocket: WebSocket) -> None:
     """Attach to a terminal session: scrollback first, then live bytes both ways."""
     terminals = platform(websocket).terminals
@@ -156,7 +127,7 @@ async def attach(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept(subprotocol=SUBPROTOCOL)
-        await websocket.send_text(json.dumps({"type": "ready", **_ready(websocket, session)}))
+        await websocket.send_text(json.dumps({"type": "ready", **_ready(session)}))
         if replay:
             await websocket.send_bytes(replay)
         sender = asyncio.create_task(_send(websocket, client))
@@ -172,9 +143,15 @@ async def attach(websocket: WebSocket) -> None:
         terminals.detach(session, client)
 
 
-def _ready(websocket: WebSocket, session: LiveSession) -> dict[str, Any]:
-    shown = _session(websocket, session).model_dump()
-    return {k: shown[k] for k in ("session_id", "container_id", "shell", "cols", "rows", "pid")}
+def _ready(session: LiveSession) -> dict[str, Any]:
+    return {
+        "session_id": session.session_id,
+        "container_id": session.container_id,
+        "shell": session.shell,
+        "cols": session.cols,
+        "rows": session.rows,
+        "pid": session.pid,
+    }
 
 
 async def _send(websocket: WebSocket, client: Client) -> None:

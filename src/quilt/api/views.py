@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from quilt.domain import snapshots as snapshot_rules
 from quilt.domain.records import rfc3339
 from quilt.wire import snapshots as wire_snapshots
+from quilt.wire import terminals as wire_terminals
 from quilt.wire.common import Receipt
 from quilt.wire.containers import Checks, ContainerStatus, Readiness
 from quilt.wire.operations import Operation, Phase
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     )
     from quilt.drivers.storage.files import Entry
     from quilt.engine.snapshots import Lineage
+    from quilt.engine.terminals import Session as LiveSession
 
 
 def public_base(connection: HTTPConnection) -> str:
@@ -222,4 +224,35 @@ def file_entry(entry: Entry) -> FileEntry:
         mode=f"{entry.mode:04o}",
         modified_at=entry.modified_at,
         link_target=entry.link_target,
+    )
+
+
+ATTACH_PATH = "/ws/terminal/attach"
+
+
+def attach_url(connection: HTTPConnection, session_id: str) -> str:
+    """Where a client attaches to the session (ws:// or wss://, from the public base URL)."""
+    base = public_base(connection)
+    scheme = "wss" if base.startswith("https:") else "ws"
+    return f"{scheme}:{base.split(':', 1)[1]}{ATTACH_PATH}?session_id={session_id}"
+
+
+def terminal_session(connection: HTTPConnection, s: LiveSession) -> wire_terminals.Session:
+    """A terminal session as every terminal route shows it."""
+    return wire_terminals.Session(
+        session_id=s.session_id,
+        container_id=s.container_id,
+        target=s.target,
+        state=s.state.value,
+        shell=s.shell,
+        cols=s.cols,
+        rows=s.rows,
+        pid=s.pid,
+        attach_url=attach_url(connection, s.session_id),
+        created_at=rfc3339(s.created_at) or "",
+        expires_at=rfc3339(s.expires_at) or "",
+        idle_timeout_seconds=s.idle_timeout,
+        attached_clients=len(s.clients),
+        exit_code=s.exit_code,
+        exit_signal=s.exit_signal,
     )

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from quilt.api import views
 from quilt.api.auth import Caller, platform
 from quilt.domain.files import file_mode
-from quilt.errors import BadRequest, PayloadTooLarge
+from quilt.errors import BadRequest
 from quilt.wire.common import ARCHIVE_BODY, Receipt
 from quilt.wire.volumes import (
     Attachment,
@@ -139,12 +139,6 @@ async def write_file(request: Request, name: str, body: WriteFile, caller: Calle
         raise BadRequest(
             "content is not valid base64", details={"received": body.content[:40]}
         ) from exc
-    limit = p.settings.file_limit_mb << 20
-    if len(content) > limit:
-        raise PayloadTooLarge(
-            f"the file is larger than the {p.settings.file_limit_mb} MiB the files route takes",
-            hint="send large files, or many, with POST /api/volumes/{name}/archive",
-        )
     entry = await p.volumes.write_file(
         caller.tenant_id, name, body.path, content, file_mode(body.mode)
     )

@@ -51,7 +51,9 @@ class Platform:
         )
         self.snapshots = Snapshots(self.store, self.node, self.containers, self.operations)
         self.forks = Forks(self.node, self.containers, self.operations)
-        self.volumes = Volumes(self.store, self.node, self.operations)
+        self.volumes = Volumes(
+            self.store, self.node, self.operations, file_limit_bytes=settings.file_limit_mb << 20
+        )
         self.archives = Archives(
             self.node, self.operations, limit_bytes=settings.upload_limit_mb << 20
         )

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from quilt.domain import validation
-from quilt.domain.files import clean
+from quilt.domain.files import clean, shown
 from quilt.domain.ids import TenantId, new_volume_id
 from quilt.domain.records import VolumeRecord, now
 from quilt.engine.containers import parse_attachment
-from quilt.errors import BadRequest, Conflict, NotFound
+from quilt.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -46,10 +46,13 @@ class Listing:
 class Volumes:
     """The volumes concern."""
 
-    def __init__(self, store: Store, node: Node, operations: Operations) -> None:
+    def __init__(
+        self, store: Store, node: Node, operations: Operations, *, file_limit_bytes: int
+    ) -> None:
         self.store = store
         self.node = node
         self.operations = operations
+        self.file_limit_bytes = file_limit_bytes
 
     def get(self, tenant_id: TenantId, name: str) -> VolumeRecord:
         """One of the tenant's volumes, by name."""
@@ -137,7 +140,7 @@ class Volumes:
         entries = await asyncio.to_thread(listing)
         start = (page - 1) * page_size
         return Listing(
-            path="/" if rel == "." else f"/{rel}",
+            path=shown(rel),
             entries=entries[start : start + page_size],
             page=page,
             page_size=page_size,
@@ -149,6 +152,12 @@ class Volumes:
     ) -> Entry:
         """Create or replace one file (parent directories made as needed), atomically."""
         record = self.get(tenant_id, name)
+        if len(content) > self.file_limit_bytes:
+            raise PayloadTooLarge(
+                f"the file is larger than the {self.file_limit_bytes >> 20} MiB the files route "
+                "takes",
+                hint="send large files, or many, with POST /api/volumes/{name}/archive",
+            )
         rel = clean(path)
 
         def write() -> Entry:
