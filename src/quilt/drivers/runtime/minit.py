@@ -212,19 +212,26 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add `data`; return the frames it completes, in order."""
-        self._buffer += data
+        buffer: bytes | bytearray = data
+        if self._buffer:
+            self._buffer += data
+            buffer = self._buffer
         frames: list[Frame] = []
         pos = 0
-        while len(self._buffer) - pos >= HEADER.size:
-            code, length = HEADER.unpack_from(self._buffer, pos)
-            kind = chr(code)
-            _check_header(kind, length)
-            end = pos + HEADER.size + length
-            if end > len(self._buffer):
-                break
-            frames.append(Frame(kind, bytes(self._buffer[pos + HEADER.size : end])))
-            pos = end
-        del self._buffer[:pos]
+        with memoryview(buffer) as view:  # one copy per payload, not two
+            while len(buffer) - pos >= HEADER.size:
+                code, length = HEADER.unpack_from(buffer, pos)
+                kind = chr(code)
+                _check_header(kind, length)
+                end = pos + HEADER.size + length
+                if end > len(buffer):
+                    break
+                frames.append(Frame(kind, bytes(view[pos + HEADER.size : end])))
+                pos = end
+        if buffer is data:
+            self._buffer += data[pos:]
+        else:
+            del self._buffer[:pos]
         return frames
 
 
