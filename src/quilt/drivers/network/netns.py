@@ -7,7 +7,6 @@ the create path). Must not touch the bridge itself, NAT or host-wide sysctls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import errno
 import hashlib
@@ -15,21 +14,37 @@ import json
 import os
 import re
 import socket
-import struct
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from quilt.drivers.commands import arun
 from quilt.drivers.network.bridge import ipv4_interface, link_attribute, link_is_up
+from quilt.drivers.network.rtnetlink import (
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    PEER_NAME,
+    RTM_DELLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWROUTE,
+    Rtnetlink,
+    address_request,
+    default_route_request,
+    errno_error,
+    ifinfomsg,
+    link_request,
+    step,
+    syscall,
+    veth_request,
+)
 from quilt.errors import HostError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from types import TracebackType
+    from collections.abc import Callable
 
     from quilt.domain.ipam import Subnet
 
@@ -37,51 +52,16 @@ _T = TypeVar("_T")
 
 NETNS_DIR: Final = Path("/run/netns")
 SYS_NET: Final = Path("/sys/class/net")
-PEER_NAME: Final = "eth0"
-NETLINK_TIMEOUT: Final = 5.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
-# Kernel ABI constants: linux/sched.h, linux/mount.h, linux/netlink.h, linux/rtnetlink.h,
-# linux/if_link.h, linux/veth.h, linux/if_addr.h, linux/route.h.
+# Kernel ABI constants: linux/sched.h, linux/mount.h, linux/route.h.
 CLONE_NEWNET: Final = 0x40000000
 MS_BIND: Final = 0x1000
 MS_REC: Final = 0x4000
 MS_SHARED: Final = 1 << 20
 MNT_DETACH: Final = 2
-SOL_NETLINK: Final = 270
-NETLINK_EXT_ACK: Final = 11
-NLMSG_ERROR: Final = 2
-NLM_F_REQUEST: Final = 0x1
-NLM_F_ACK: Final = 0x4
-NLM_F_CAPPED: Final = 0x100
-NLM_F_ACK_TLVS: Final = 0x200
-NLM_F_EXCL: Final = 0x200
-NLM_F_CREATE: Final = 0x400
-NLMSGERR_ATTR_MSG: Final = 1
-NLA_F_NESTED: Final = 1 << 15
-RTM_NEWLINK: Final = 16
-RTM_DELLINK: Final = 17
-RTM_NEWADDR: Final = 20
-RTM_NEWROUTE: Final = 24
-IFLA_ADDRESS: Final = 1
-IFLA_IFNAME: Final = 3
-IFLA_MASTER: Final = 10
-IFLA_LINKINFO: Final = 18
-IFLA_NET_NS_FD: Final = 28
-IFLA_INFO_KIND: Final = 1
-IFLA_INFO_DATA: Final = 2
-VETH_INFO_PEER: Final = 1
-IFA_ADDRESS: Final = 1
-IFA_LOCAL: Final = 2
-RTA_OIF: Final = 4
-RTA_GATEWAY: Final = 5
-RT_TABLE_MAIN: Final = 254
-RTPROT_BOOT: Final = 3
-RTN_UNICAST: Final = 1
-IFF_UP: Final = 0x1
 RTF_GATEWAY: Final = 0x2
 LOOPBACK_INDEX: Final = 1  # the kernel always gives `lo` index 1 in a new namespace
-_HEADER: Final = struct.Struct("=IHHII")  # struct nlmsghdr
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _netns_dir_lock = threading.Lock()
@@ -177,55 +157,6 @@ def mac_bytes(mac: str) -> bytes:
     return raw
 
 
-def _attr(kind: int, payload: bytes) -> bytes:
-    size = 4 + len(payload)
-    return struct.pack("=HH", size, kind) + payload + b"\0" * (-size % 4)
-
-
-def _ifinfomsg(index: int = 0, *, up: bool = False) -> bytes:
-    # struct ifinfomsg; `change` names the flags being set, so other flags are left alone.
-    flags = IFF_UP if up else 0
-    return struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, flags, flags)
-
-
-def link_request(name: str) -> bytes:
-    """RTM_NEWLINK/RTM_DELLINK body naming an interface by name."""
-    return _ifinfomsg() + _attr(IFLA_IFNAME, name.encode() + b"\0")
-
-
-def veth_request(veth: str, bridge_index: int, peer_mac: bytes, netns_fd: int) -> bytes:
-    """RTM_NEWLINK body: a veth `veth` (up, on the bridge) whose peer eth0 starts in netns_fd."""
-    peer = (
-        _ifinfomsg()
-        + _attr(IFLA_IFNAME, PEER_NAME.encode() + b"\0")
-        + _attr(IFLA_ADDRESS, peer_mac)
-        + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd))
-    )
-    info = _attr(IFLA_INFO_KIND, b"veth\0") + _attr(
-        IFLA_INFO_DATA | NLA_F_NESTED, _attr(VETH_INFO_PEER | NLA_F_NESTED, peer)
-    )
-    return (
-        _ifinfomsg(up=True)
-        + _attr(IFLA_IFNAME, veth.encode() + b"\0")
-        + _attr(IFLA_MASTER, struct.pack("=I", bridge_index))
-        + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
-    )
-
-
-def address_request(index: int, address: IPv4Address, prefixlen: int) -> bytes:
-    """RTM_NEWADDR body: `address/prefixlen` on interface `index`."""
-    head = struct.pack("=BBBBI", socket.AF_INET, prefixlen, 0, 0, index)
-    return head + _attr(IFA_LOCAL, address.packed) + _attr(IFA_ADDRESS, address.packed)
-
-
-def default_route_request(index: int, gateway: IPv4Address) -> bytes:
-    """RTM_NEWROUTE body: the default route via `gateway` out of interface `index`."""
-    head = struct.pack(
-        "=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0
-    )
-    return head + _attr(RTA_GATEWAY, gateway.packed) + _attr(RTA_OIF, struct.pack("=I", index))
-
-
 def parse_report(ns: str, shown: str, bridge: str | None) -> NetnsReport:
     """Build a report from what `ip -j -batch` printed for `addr show` then `route show`."""
     decoder, parts, position = json.JSONDecoder(), [], 0
@@ -263,125 +194,6 @@ def parse_report(ns: str, shown: str, bridge: str | None) -> NetnsReport:
     return NetnsReport(ns, interfaces, table, host_veth_name(ns), bridge)
 
 
-# -- rtnetlink ---------------------------------------------------------------------------------
-
-
-class _Rtnetlink:
-    """An rtnetlink socket; it acts on the network namespace of the thread that opened it."""
-
-    def __init__(self) -> None:
-        with _step("open an rtnetlink socket"):
-            self._sock = socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
-            )
-        try:
-            self._sock.settimeout(NETLINK_TIMEOUT)
-            # Extended acks: the kernel says *why* a request failed ("Nexthop has invalid
-            # gateway"), which goes into the error message.
-            with contextlib.suppress(OSError):
-                self._sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
-            with _step("bind an rtnetlink socket"):
-                self._sock.bind((0, 0))
-        except BaseException:
-            self._sock.close()
-            raise
-        self._seq = 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._sock.close()
-
-    def call(self, *steps: tuple[str, int, int, bytes], missing_ok: bool = False) -> None:
-        """Send every (step, type, flags, body) in one write and wait for every ack.
-
-        Raises HostError naming the first step that failed; with `missing_ok`, "no such
-        device" counts as done.
-        """
-        sent: dict[int, str] = {}
-        batch = b""
-        for step, kind, flags, body in steps:
-            self._seq += 1
-            sent[self._seq] = step
-            header = (
-                _HEADER.size + len(body),
-                kind,
-                flags | NLM_F_REQUEST | NLM_F_ACK,
-                self._seq,
-                0,
-            )
-            batch += _HEADER.pack(*header) + body
-        try:
-            self._sock.send(batch)
-            failures = self._acks(set(sent))
-        except OSError as exc:
-            raise HostError(f"rtnetlink `{'; '.join(sent.values())}` failed: {exc}") from exc
-        for seq, (code, why) in sorted(failures.items()):
-            if missing_ok and code == errno.ENODEV:
-                continue
-            reason = f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"
-            raise HostError(f"rtnetlink `{sent[seq]}` failed: {reason}{f': {why}' if why else ''}")
-
-    def _acks(self, pending: set[int]) -> dict[int, tuple[int, str]]:
-        """Read until every request is acknowledged; return the failed ones' errno and reason."""
-        failures: dict[int, tuple[int, str]] = {}
-        while pending:
-            data = self._sock.recv(65536)
-            offset = 0
-            while offset + _HEADER.size <= len(data):
-                size, kind, flags, seq, _ = _HEADER.unpack_from(data, offset)
-                if kind == NLMSG_ERROR and seq in pending:
-                    pending.discard(seq)
-                    (code,) = struct.unpack_from("=i", data, offset + _HEADER.size)
-                    if code:
-                        failures[seq] = (-code, _ack_message(data[offset : offset + size], flags))
-                offset += max((size + 3) & ~3, _HEADER.size)
-        return failures
-
-
-def _ack_message(message: bytes, flags: int) -> str:
-    """The human reason an extended ack carries (NLMSGERR_ATTR_MSG), if any."""
-    if not flags & NLM_F_ACK_TLVS:
-        return ""
-    # nlmsghdr, then the error code, then the request's header (and body unless capped).
-    echoed = _HEADER.size if flags & NLM_F_CAPPED else _HEADER.unpack_from(message, 20)[0]
-    offset = 20 + ((echoed + 3) & ~3)
-    while offset + 4 <= len(message):
-        size, kind = struct.unpack_from("=HH", message, offset)
-        if size < 4:  # noqa: PLR2004 - a malformed attribute ends the walk
-            break
-        if kind & 0x3FFF == NLMSGERR_ATTR_MSG:
-            return message[offset + 4 : offset + size].rstrip(b"\0").decode(errors="replace")
-        offset += (size + 3) & ~3
-    return ""
-
-
-# -- kernel calls ------------------------------------------------------------------------------
-
-
-def _errno_error(what: str) -> HostError:
-    """A HostError naming the syscall that just failed and its errno."""
-    code = ctypes.get_errno()
-    return HostError(f"{what} failed: {os.strerror(code)} ({errno.errorcode.get(code, code)})")
-
-
-def _syscall(result: int, what: str) -> None:
-    if result != 0:
-        raise _errno_error(what)
-
-
-@contextlib.contextmanager
-def _step(what: str) -> Iterator[None]:
-    """Turn an OSError into a HostError that names the step."""
-    try:
-        yield
-    except OSError as exc:
-        raise HostError(f"{what} failed: {exc.strerror or exc}") from exc
-
-
 def _prepare_netns_dir() -> None:
     """Make /run/netns a shared mount point, as `ip netns add` does (once per process).
 
@@ -395,12 +207,12 @@ def _prepare_netns_dir() -> None:
         target = bytes(NETNS_DIR)
         if _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None) != 0:
             if ctypes.get_errno() != errno.EINVAL:
-                raise _errno_error(f"mount --make-rshared {NETNS_DIR}")
+                raise errno_error(f"mount --make-rshared {NETNS_DIR}")
             # EINVAL: not a mount point yet; bind it onto itself first.
             bind = _libc.mount(target, target, b"none", MS_BIND | MS_REC, None)
-            _syscall(bind, f"mount --rbind {NETNS_DIR} {NETNS_DIR}")
+            syscall(bind, f"mount --rbind {NETNS_DIR} {NETNS_DIR}")
             shared = _libc.mount(b"none", target, b"none", MS_SHARED | MS_REC, None)
-            _syscall(shared, f"mount --make-rshared {NETNS_DIR}")
+            syscall(shared, f"mount --make-rshared {NETNS_DIR}")
         _netns_dir_ready.set()
 
 
@@ -409,13 +221,13 @@ def _release(path: Path) -> None:
     if _libc.umount2(bytes(path), MNT_DETACH) != 0:
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOENT):
-            raise _errno_error(f"umount {path}")
-    with _step(f"remove {path}"):
+            raise errno_error(f"umount {path}")
+    with step(f"remove {path}"):
         path.unlink(missing_ok=True)
 
 
 def _delete_link(name: str) -> None:
-    with _Rtnetlink() as rtnl:
+    with Rtnetlink() as rtnl:
         rtnl.call((f"ip link del {name}", RTM_DELLINK, 0, link_request(name)), missing_ok=True)
 
 
@@ -460,8 +272,8 @@ def _config_steps(
     """The requests that configure a namespace from inside, in the order they must apply."""
     new = NLM_F_CREATE | NLM_F_EXCL
     return [
-        (f"ip -n {ns} link set lo up", RTM_NEWLINK, 0, _ifinfomsg(LOOPBACK_INDEX, up=True)),
-        (f"ip -n {ns} link set {PEER_NAME} up", RTM_NEWLINK, 0, _ifinfomsg(eth0, up=True)),
+        (f"ip -n {ns} link set lo up", RTM_NEWLINK, 0, ifinfomsg(LOOPBACK_INDEX, up=True)),
+        (f"ip -n {ns} link set {PEER_NAME} up", RTM_NEWLINK, 0, ifinfomsg(eth0, up=True)),
         (
             f"ip -n {ns} addr add {address}/{subnet.prefixlen} dev {PEER_NAME}",
             RTM_NEWADDR,
@@ -485,31 +297,31 @@ def _make(ns: str, bridge: str, address: IPv4Address, subnet: Subnet, mac: bytes
         bridge_index = socket.if_nametoindex(bridge)
     except OSError as exc:
         raise HostError(f"cannot create network namespace {ns}: no bridge {bridge}") from exc
-    with _Rtnetlink() as host:  # opened before unshare, so it acts on the host's namespace
+    with Rtnetlink() as host:  # opened before unshare, so it acts on the host's namespace
         _prepare_netns_dir()
-        with _step(f"create {path}"):  # O_EXCL: an existing namespace is refused, not reused
+        with step(f"create {path}"):  # O_EXCL: an existing namespace is refused, not reused
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
         made_veth = False
         try:
             if (SYS_NET / veth).exists():
                 # Left by a namespace of the same name deleted moments ago: the kernel frees
                 # that pair asynchronously (~25 ms later), so free the name now.
-                step = f"ip link del {veth} (stale)"
-                host.call((step, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
-            _syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+                what = f"ip link del {veth} (stale)"
+                host.call((what, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
+            syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             source = b"/proc/thread-self/ns/net"  # this thread's namespace, not the process's
-            _syscall(_libc.mount(source, bytes(path), b"none", MS_BIND, None), f"bind {path}")
-            with _Rtnetlink() as inside:
-                with _step(f"open {path}"):
+            syscall(_libc.mount(source, bytes(path), b"none", MS_BIND, None), f"bind {path}")
+            with Rtnetlink() as inside:
+                with step(f"open {path}"):
                     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    step = f"ip link add {veth} master {bridge} up type veth peer {PEER_NAME} {ns}"
+                    what = f"ip link add {veth} master {bridge} up type veth peer {PEER_NAME} {ns}"
                     body = veth_request(veth, bridge_index, mac, fd)
-                    host.call((step, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body))
+                    host.call((what, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body))
                 finally:
                     os.close(fd)
                 made_veth = True
-                with _step(f"find {PEER_NAME} in {ns}"):
+                with step(f"find {PEER_NAME} in {ns}"):
                     # By name, in this thread's namespace, which is now the new one.
                     eth0 = socket.if_nametoindex(PEER_NAME)
                 inside.call(*_config_steps(ns, eth0, address, subnet))
@@ -518,8 +330,8 @@ def _make(ns: str, bridge: str, address: IPv4Address, subnet: Subnet, mac: bytes
             # asynchronous teardown means a failed create leaves nothing, not even for a moment.
             try:
                 if made_veth:
-                    step = f"ip link del {veth}"
-                    host.call((step, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
+                    what = f"ip link del {veth}"
+                    host.call((what, RTM_DELLINK, 0, link_request(veth)), missing_ok=True)
                 _release(path)
             except HostError as undo:
                 failure.add_note(f"undoing it failed too, so remove it by hand: {undo}")
