@@ -7,6 +7,7 @@ the bridge) is released by `quilt.node.purge` when the fixture ends, even after 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -117,6 +118,24 @@ class Server:
         """Close the clients."""
         for client in (self.client, self.other, self.anonymous):
             await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def own_server(settings: Settings) -> AsyncIterator[Server]:
+    """A server of a test's own (its own settings); everything it made is purged after."""
+    from quilt.api.app import create_app  # noqa: PLC0415
+    from quilt.node.purge import purge as purge_async  # noqa: PLC0415
+
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            made = Server(app, settings)
+            try:
+                yield made
+            finally:
+                await made.close()
+    finally:
+        await purge_async(settings)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     default_image: str = "prod"
     bridge: str = "quilt0"
     subnet: str = "10.203.0.0/16"
+    egress: Literal["auto", "nat", "none"] = Field(
+        default="auto",
+        description="containers' outbound traffic: auto (NAT when the host already forwards "
+        "from its uplink), nat (Quilt enables forwarding on the uplink), none",
+    )
+    uplink: str = Field(
+        default="", description="comma-separated uplink interfaces; default: the default route's"
+    )
     storage_backend: Literal["auto", "btrfs", "directory"] = "auto"
     pool_size_gb: int = 64
     warm_pool_size: int = Field(default=2, description="pre-started containers kept per image")
@@ -87,6 +95,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL in force."""
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def uplinks(self) -> tuple[str, ...]:
+        """Uplink interfaces named in the configuration (none: follow the default route)."""
+        return tuple(n.strip() for n in self.uplink.split(",") if n.strip())
 
     @property
     def pool_images(self) -> tuple[str, ...]:

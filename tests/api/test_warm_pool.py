@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Server, make_settings
+from conftest import Server, make_settings, own_server
 from quilt.node.purge import purge
 
 if TYPE_CHECKING:
@@ -21,19 +21,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.host]
 @pytest.fixture
 async def pooled(tmp_path: Path) -> AsyncIterator[Server]:
     """A server whose busybox pool holds one member."""
-    from quilt.api.app import create_app  # noqa: PLC0415
-
-    settings = make_settings(tmp_path, warm_pool_size=1)
-    app = create_app(settings)
-    try:
-        async with app.router.lifespan_context(app):
-            server = Server(app, settings)
-            try:
-                yield server
-            finally:
-                await server.close()
-    finally:
-        await purge(settings)
+    async with own_server(make_settings(tmp_path, warm_pool_size=1)) as server:
+        yield server
 
 
 async def run(server: Server, cid: str, *argv: str) -> Any:
@@ -109,3 +98,25 @@ async def test_shutdown_drains_the_pool(tmp_path: Path) -> None:
         assert not (members & node.hosted())
     finally:
         await purge(settings)
+
+
+async def test_claimed_member_joins_its_tenants_network(pooled: Server) -> None:
+    """A pool member reaches no one until claimed; then its tenant's containers, no others."""
+    strict = {"image": "busybox", "strict": True}  # strict: built cold, the pool stays full
+    cold = await pooled.client.post("/api/containers", json={"name": "peer", **strict})
+    other = await pooled.other.post("/api/containers", json={"name": "far", **strict})
+    assert cold.status_code == other.status_code == 201
+    members = await full_pool(pooled)
+    member = next(iter(members))
+    firewall = pooled.platform.node.network.firewall
+    assert firewall.port(pooled.platform.node.network.veth(member)).group is None
+    warm = await pooled.client.post("/api/containers", json={"name": "warm", "image": "busybox"})
+    assert warm.status_code == 201, warm.text
+    cid = warm.json()["container_id"]
+    assert cid == member
+    for target, reachable in ((cold.json()["ip_address"], 0), (other.json()["ip_address"], 1)):
+        got = await run(pooled, cid, "ping", "-c", "1", "-W", "1", target)
+        assert got["exit_code"] == reachable, (target, got)
+    await pooled.other.delete(f"/api/containers/{other.json()['container_id']}")
+    for created in (cold, warm):
+        await pooled.client.delete(f"/api/containers/{created.json()['container_id']}")

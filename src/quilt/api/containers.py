@@ -172,7 +172,7 @@ async def rename(request: Request, container_id: str, body: Rename, caller: Call
             },
         )
     old, new = platform(request).containers.rename(caller.tenant_id, container_id, new_name)
-    return Renamed(container_id=container_id, old_name=old, new_name=new, dns_updated=False)
+    return Renamed(container_id=container_id, old_name=old, new_name=new, dns_updated=True)
 
 
 async def _end(

@@ -36,6 +36,10 @@ CONCERNS: Final = {
         "Shells on real terminals inside containers, attached over WebSocket; sessions "
         "survive a dropped connection and replay their recent output."
     ),
+    "network": (
+        "Each container's address, routes and names: inspect, re-address, add routes, "
+        "diagnose; containers of a tenant reach each other by address and name, no one else."
+    ),
     "events": "Follow your tenant's container and operation changes live (server-sent events).",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
@@ -211,6 +215,32 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "body": {"cols": 160, "rows": 50},
         },
     ],
+    "network": [
+        {
+            "title": "Check a container's network (read from its namespace, gateway pinged)",
+            "method": "GET",
+            "path": "/api/containers/{container_id}/network/diagnostics",
+            "body": None,
+        },
+        {
+            "title": "Move it to another free address",
+            "method": "PUT",
+            "path": "/api/containers/{container_id}/network",
+            "body": {"ip_address": "10.203.0.50"},
+        },
+        {
+            "title": "Route a network via the gateway from inside the container",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/routes",
+            "body": {"destination": "192.168.50.0/24"},
+        },
+        {
+            "title": "Rename by name (peers resolve the new name at once)",
+            "method": "POST",
+            "path": "/api/dns/entries/{current_name}/rename",
+            "body": {"new_name": "api-2"},
+        },
+    ],
     "events": [
         {
             "title": "Watch one container (curl -N; resume with the Last-Event-ID header)",
@@ -243,6 +273,17 @@ CONCERN_RULES: Final = {
         ]
         for concern in ("snapshots", "forks")
     },
+    "network": [
+        "Inspect diagnostics before blaming the app or changing routes or addresses.",
+        (
+            "Your containers resolve each other by name (/etc/hosts, kept current on create, "
+            "rename, re-address and delete); other tenants' containers are unreachable."
+        ),
+        (
+            "Egress (NAT out of the host's uplink) follows QUILT_EGRESS: GET …/egress says "
+            "whether it is on and, if not, why."
+        ),
+    ],
     "terminals": [
         (
             "Attach: WebSocket GET /ws/terminal/attach?session_id=… (or ?container_id=…&cols=&rows="
@@ -381,11 +422,12 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     p = platform(request)
     _concern(concern)
     components: list[dict[str, Any]] = []
-    if concern in ("containers", "exec"):
+    if concern in ("containers", "exec", "network"):
+        wanted = {"exec": ("runtime", "minit"), "network": ("bridge", "firewall", "egress")}
         components = [
             {"name": c.name, "ok": c.ok, "detail": c.detail}
             for c in await p.node.health()
-            if concern == "containers" or c.name in ("runtime", "minit")
+            if concern not in wanted or c.name in wanted[concern]
         ]
     database_ok = p.store.writable()
     components.append(

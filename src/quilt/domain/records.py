@@ -52,6 +52,7 @@ class ContainerRecord:
     error_message: str | None = None
     source_snapshot_id: str | None = None  # the snapshot this container was cloned from
     forked_from: str | None = None  # the container this one is a fork of
+    routes: list[str] = field(default_factory=list)  # CIDRs routed via the gateway inside
 
 
 @dataclass
@@ -73,6 +74,26 @@ class SnapshotRecord:
     pinned: bool = False
     ttl_seconds: int | None = None
     size_bytes: int | None = None  # None until measured (after the operation ends)
+
+
+@dataclass
+class ServiceRecord:
+    """A container port published through Linx."""
+
+    service_id: str
+    tenant_id: TenantId
+    container_id: str
+    name: str
+    target_port: int
+    protocol: str
+    enable_websockets: bool
+    auth_mode: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    ttl_secs: int | None = None
+    expires_at: datetime | None = None
+    error_message: str | None = None
 
 
 @dataclass

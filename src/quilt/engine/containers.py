@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,6 +191,7 @@ class Containers:
             cpu_limit_percent=cpu,
             strict=request.strict,
             volumes=tuple(attachments),
+            network_group=tenant_id,
         )
 
     async def create(
@@ -294,6 +296,7 @@ class Containers:
             started_at=made.started_at if isinstance(made, Launched) else None,
             source_snapshot_id=source_snapshot_id,
             forked_from=forked_from,
+            routes=list(spec.routes),
         )
         try:
             self.store.containers.insert(record)
@@ -317,6 +320,8 @@ class Containers:
             strict=record.strict,
             container_id=record.container_id,
             volumes=tuple(parse_attachment(text) for text in record.volumes),
+            network_group=record.tenant_id,
+            routes=tuple(record.routes),
         )
         return replace(spec, **changes)
 
@@ -532,6 +537,14 @@ class Containers:
             else:
                 self._record_exit(record.container_id)
                 ended.append(record.container_id)
+        # The firewall's rules are rebuilt for exactly the containers that run, in one go.
+        self.node.network.isolate(
+            {
+                r.container_id: (r.tenant_id, IPv4Address(r.ip_address))
+                for r in records
+                if r.container_id in adopted and r.ip_address
+            }
+        )
         known = {r.container_id for r in records}
         orphans = sorted(self.node.hosted() - known)
         for orphan in orphans:

@@ -14,6 +14,7 @@ from quilt.engine.containers import Containers, HostFacts
 from quilt.engine.events import Events
 from quilt.engine.exec import Exec
 from quilt.engine.forks import Forks
+from quilt.engine.network import Network
 from quilt.engine.operations import Operations
 from quilt.engine.snapshots import Snapshots
 from quilt.engine.tasks import Tasks
@@ -44,6 +45,7 @@ class Platform:
         self.containers = Containers(
             settings, self.store, self.node, self.operations, self.tasks, HostFacts.read()
         )
+        self.network = Network(self.store, self.node.network, self.containers)
         self.exec = Exec(
             self.containers,
             output_limit=settings.exec_output_limit,

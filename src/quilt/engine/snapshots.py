@@ -402,4 +402,5 @@ def spec_from(snapshot: SnapshotRecord, *, base_layer: str) -> LaunchSpec:
         cpu_limit_percent=float(config["cpu_limit_percent"]),
         strict=bool(config.get("strict")),
         base_layer=base_layer,
+        network_group=snapshot.tenant_id,
     )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from quilt.drivers.runtime.cgroups import Usage
     from quilt.drivers.runtime.minit import Event, ExecOutcome, Terminal
     from quilt.drivers.storage.files import Tree
+    from quilt.node.network import HostNetwork
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class LaunchSpec:
     container_id: str | None = None  # None: the node picks (a warm pool member's id, or new)
     base_layer: str | None = None  # start the writable layer as a copy of this captured layer
     volumes: tuple[VolumeAttachment, ...] = ()
+    network_group: str | None = None  # who it may reach on the bridge (its tenant); None: no one
+    routes: tuple[str, ...] = ()  # CIDRs routed via the gateway inside the container
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Node(Protocol):
     """A host that runs containers."""
 
     name: str
+    network: HostNetwork
 
     async def launch(self, spec: LaunchSpec, *, allow_pool: bool) -> Launched:
         """Create the filesystem and network and start the container (warm or cold)."""

@@ -57,6 +57,7 @@ from quilt.node.interface import (
     VolumeAttachment,
 )
 from quilt.node.layout import ContainerPaths, Layout, new_tag
+from quilt.node.network import HostNetwork
 from quilt.node.pool import WarmPool
 
 if TYPE_CHECKING:
@@ -167,7 +168,6 @@ class LocalNode:
         self.settings = settings
         self.store = store
         self.layout = Layout(settings.data_dir, data_dir_tag(settings.data_dir))
-        self.subnet = ipam.Subnet.parse(settings.subnet)
         self.images = ImageStore(settings.image_cache)
         self.storage = StoragePool.open(
             settings.data_dir, size_gb=settings.pool_size_gb, backend=settings.storage_backend
@@ -177,7 +177,8 @@ class LocalNode:
             log.warning("runtime.fallback", reason=self.runtime_note)
         self.runtime = OciRuntime(runtime, self.layout.runtime_root)
         self.layout.containers.mkdir(parents=True, exist_ok=True)
-        bridge.ensure_bridge(settings.bridge, self.subnet)
+        self.network = HostNetwork(settings, self.layout)
+        self.subnet = self.network.subnet
         self.pool = WarmPool(self, settings.pool_images, settings.warm_pool_size)
         self._address_lock = asyncio.Lock()
         # The host's resolver config, read once: every container gets a copy at launch.
@@ -206,7 +207,7 @@ class LocalNode:
             phases.step("address")
             address = await self._allocate(container_id)
             phases.step("network")
-            await self._ensure_netns(container_id, address)
+            await self.network.wire(container_id, address, spec.network_group, spec.routes)
             launched = await self._run(container_id, spec, address, phases)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -426,8 +427,12 @@ class LocalNode:
         if not overlay.is_mounted(paths.rootfs):
             self._prepare_filesystem(container_id, image.layers)
         phases.step("network")
-        if not netns.exists(self.layout.netns(container_id)):
-            await self._ensure_netns(container_id, IPv4Address(address))
+        if netns.exists(self.layout.netns(container_id)):
+            self.network.admit(container_id, IPv4Address(address), spec.network_group)
+        else:
+            await self.network.wire(
+                container_id, IPv4Address(address), spec.network_group, spec.routes
+            )
         return await self._run(container_id, spec, IPv4Address(address), phases)
 
     async def _image(self, name: str) -> Image:
@@ -483,18 +488,6 @@ class LocalNode:
                     hint="delete unused containers or configure a larger QUILT_SUBNET",
                 )
             return address
-
-    async def _ensure_netns(self, container_id: str, address: IPv4Address) -> None:
-        name = self.layout.netns(container_id)
-        if netns.exists(name):
-            netns.delete(name)
-        await netns.create(
-            name,
-            bridge=self.settings.bridge,
-            address=address,
-            subnet=self.subnet,
-            mac=ipam.mac_for(address),
-        )
 
     def _write_etc(self, paths: ContainerPaths, container_id: str, address: IPv4Address) -> None:
         hostname = container_id
@@ -604,6 +597,9 @@ class LocalNode:
             memory_limit_mb=spec.memory_limit_mb, cpu_limit_percent=spec.cpu_limit_percent
         )
         make_dirs_inside(self.layout.container(container_id).rootfs, spec.working_directory)
+        address = self.store.addresses.of(container_id)
+        if address is not None:
+            self.network.admit(container_id, IPv4Address(address), spec.network_group)
         if spec.command:
             await self._minit(container_id).start_main(
                 spec.command, ocispec.with_defaults(spec.environment), spec.working_directory
@@ -628,7 +624,7 @@ class LocalNode:
         """Tear everything of the container down; safe to call on half-made containers."""
         paths = self.layout.container(container_id)
         await self.runtime.delete(container_id)
-        netns.delete(self.layout.netns(container_id))
+        self.network.unwire(container_id)
         overlay.unmount(paths.rootfs)
         self.storage.delete_subvolume(self.layout.layer(container_id))
         self.store.addresses.release(container_id)
@@ -812,6 +808,24 @@ class LocalNode:
                 detail=f"{self.settings.bridge} {'up' if state.up else 'down'}",
             )
         )
+        try:
+            held = self.network.firewall.elements()
+            checks.append(
+                ComponentHealth(
+                    "firewall",
+                    ok=True,
+                    detail=f"nftables table {self.network.firewall.table}, "
+                    f"{len(held.get('ports', []))} ports",
+                )
+            )
+        except HostError as exc:
+            checks.append(ComponentHealth("firewall", ok=False, detail=exc.message))
+        egress = self.network.egress
+        detail = f"{egress.mode}: " + (
+            f"NAT out of {', '.join(egress.uplinks)}" if egress.enabled else f"off, {egress.reason}"
+        )
+        # Egress off is a choice (or the operator's host setting), not a fault.
+        checks.append(ComponentHealth("egress", ok=True, detail=detail))
         return checks
 
     def require_ready(self) -> None:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 async def purge(settings: Settings) -> list[str]:
     """Remove every container this data dir has on the host, then unmount its storage pool.
 
-    The bridge is deleted too when no other namespace is still attached to it.
+    The bridge and its firewall tables are deleted too when no other namespace is still
+    attached to it.
     """
     store = Store(settings.resolved_database_url)
     try:
@@ -28,6 +29,7 @@ async def purge(settings: Settings) -> list[str]:
             await node.remove(container_id)
             store.containers.delete(container_id)  # type: ignore[arg-type]
         sockets = node.layout.sockets
+        firewall = node.network.firewall
     finally:
         store.close()
     pool.release(settings.data_dir)
@@ -35,4 +37,5 @@ async def purge(settings: Settings) -> list[str]:
     # The kernel frees veth pairs a few tens of ms after their namespace goes.
     if bridge.wait_until_unused(settings.bridge, timeout=2.0):
         bridge.delete_bridge(settings.bridge)
+        firewall.uninstall()
     return hosted

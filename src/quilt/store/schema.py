@@ -47,6 +47,7 @@ containers = Table(
     Column("error_message", Text, nullable=True),
     Column("source_snapshot_id", String(64), nullable=True, index=True),
     Column("forked_from", String(64), nullable=True),
+    Column("routes", JSON, nullable=False, default=list),
     UniqueConstraint("tenant_id", "name", name="uq_containers_tenant_name"),
 )
 
@@ -82,6 +83,25 @@ volumes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_volumes_tenant_name"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("container_id", String(64), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("target_port", Integer, nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("enable_websockets", Boolean, nullable=False),
+    Column("auth_mode", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("ttl_secs", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("error_message", Text, nullable=True),
 )
 
 addresses = Table(

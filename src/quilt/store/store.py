@@ -23,6 +23,7 @@ from quilt.domain.records import (
     ContainerRecord,
     OperationRecord,
     PhaseRecord,
+    ServiceRecord,
     SnapshotRecord,
     VolumeRecord,
     now,
@@ -46,6 +47,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _with_utc(row: RowMapping, *times: str) -> dict[str, Any]:
+    """A row as a dict, its `times` columns made timezone-aware."""
+    data = dict(row)
+    for key in times:
+        data[key] = _utc(data[key])
+    return data
+
+
 def hash_secret(secret: str) -> str:
     """Hash an API key secret for storage (keys are 256-bit random, so SHA-256 suffices)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -65,6 +74,7 @@ class Store:
         self.operations = Operations(self.engine)
         self.snapshots = Snapshots(self.engine)
         self.volumes = Volumes(self.engine)
+        self.services = Services(self.engine)
         self.api_keys = ApiKeys(self.engine)
         self.meta = Meta(self.engine)
 
@@ -108,10 +118,8 @@ class _Repository:
 
 
 def _container(row: RowMapping) -> ContainerRecord:
-    data = dict(row)
+    data = _with_utc(row, "created_at", "started_at", "exited_at")
     data["state"] = ContainerState(data["state"])
-    for key in ("created_at", "started_at", "exited_at"):
-        data[key] = _utc(data[key])
     return ContainerRecord(**data)
 
 
@@ -271,6 +279,21 @@ class Addresses(_Repository):
                 update(schema.addresses).where(a.owner_id == old_owner).values(owner_id=new_owner)
             )
 
+    def move(self, owner_id: str, address: str) -> bool:
+        """Give the owner `address` instead of its current one; False if someone holds it."""
+        a = schema.addresses.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(schema.addresses).where(a.owner_id == owner_id))
+                conn.execute(
+                    insert(schema.addresses).values(
+                        address=address, owner_id=owner_id, allocated_at=now()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
     def release(self, owner_id: str) -> None:
         """Free the owner's address, if any."""
         a = schema.addresses.c
@@ -289,9 +312,7 @@ class Addresses(_Repository):
 
 
 def _snapshot(row: RowMapping) -> SnapshotRecord:
-    data = dict(row)
-    data["created_at"] = _utc(data["created_at"])
-    return SnapshotRecord(**data)
+    return SnapshotRecord(**_with_utc(row, "created_at"))
 
 
 class Snapshots(_Repository):
@@ -348,10 +369,7 @@ class Snapshots(_Repository):
 
 
 def _volume(row: RowMapping) -> VolumeRecord:
-    data = dict(row)
-    for key in ("created_at", "updated_at"):
-        data[key] = _utc(data[key])
-    return VolumeRecord(**data)
+    return VolumeRecord(**_with_utc(row, "created_at", "updated_at"))
 
 
 class Volumes(_Repository):
@@ -413,6 +431,69 @@ class Volumes(_Repository):
             query = query.where(v.tenant_id == tenant_id)
         with self.engine.connect() as conn:
             return [_volume(r) for r in conn.execute(query).mappings()]
+
+
+def _service(row: RowMapping) -> ServiceRecord:
+    return ServiceRecord(**_with_utc(row, "created_at", "updated_at", "expires_at"))
+
+
+class Services(_Repository):
+    """Published services, looked up within a tenant (or by id for the ingress)."""
+
+    def insert(self, record: ServiceRecord) -> None:
+        """Store a new service."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(schema.services).values(**asdict(record)))
+
+    def get(self, service_id: str) -> ServiceRecord | None:
+        """One service of any tenant by id (the ingress checks the token, not a tenant)."""
+        v = schema.services.c
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(schema.services).where(v.service_id == service_id))
+                .mappings()
+                .first()
+            )
+        return _service(row) if row else None
+
+    def update(self, service_id: str, **values: Any) -> None:
+        """Change some fields; `updated_at` moves with them."""
+        v = schema.services.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.services)
+                .where(v.service_id == service_id)
+                .values(**values, updated_at=now())
+            )
+
+    def delete(self, service_id: str) -> None:
+        """Remove a service row."""
+        v = schema.services.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.services).where(v.service_id == service_id))
+
+    def delete_of(self, container_id: str) -> list[str]:
+        """Remove every service of a container; return their ids."""
+        v = schema.services.c
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(select(v.service_id).where(v.container_id == container_id)).scalars()
+            )
+            conn.execute(delete(schema.services).where(v.container_id == container_id))
+        return ids
+
+    def list(
+        self, tenant_id: TenantId | None, container_id: str | None = None
+    ) -> list[ServiceRecord]:
+        """Services of a tenant (every tenant's when None), of one container if given."""
+        v = schema.services.c
+        query = select(schema.services).order_by(v.created_at, v.service_id)
+        if tenant_id is not None:
+            query = query.where(v.tenant_id == tenant_id)
+        if container_id is not None:
+            query = query.where(v.container_id == container_id)
+        with self.engine.connect() as conn:
+            return [_service(r) for r in conn.execute(query).mappings()]
 
 
 def _operation(row: RowMapping) -> OperationRecord:
@@ -497,10 +578,7 @@ class Operations(_Repository):
 
 
 def _api_key(row: RowMapping) -> ApiKeyRecord:
-    data = dict(row)
-    for key in ("created_at", "last_used_at", "revoked_at"):
-        data[key] = _utc(data[key])
-    return ApiKeyRecord(**data)
+    return ApiKeyRecord(**_with_utc(row, "created_at", "last_used_at", "revoked_at"))
 
 
 class ApiKeys(_Repository):

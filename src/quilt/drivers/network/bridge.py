@@ -1,7 +1,7 @@
 """The Quilt bridge: a Linux bridge holding the gateway address, which containers' veths join.
 
-Owns the bridge device only. Must not change host-wide settings (forwarding sysctls, NAT,
-firewall rules): those belong to a later network concern.
+Owns the bridge device and reads or sets per-interface IPv4 forwarding. Never changes
+host-wide settings (`net.ipv4.ip_forward`); packet rules live in `firewall`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from quilt.domain.ipam import Subnet
 
 SYS_NET: Final = Path("/sys/class/net")
+IPV4_CONF: Final = Path("/proc/sys/net/ipv4/conf")
+ROUTES: Final = Path("/proc/net/route")
 IFF_UP: Final = 0x1
 # `addr_assign_type` 3 (NET_ADDR_SET): the MAC was set by hand, so the bridge keeps it.
 NET_ADDR_SET: Final = 3
@@ -137,3 +139,29 @@ def delete_bridge(name: str) -> None:
         # Fail only if it is still there: losing a race with another delete is not a failure.
         if done.returncode != 0 and (SYS_NET / name).exists():
             raise HostError(describe_failure(done.argv, done.returncode, done.stderr))
+
+
+def forwarding(name: str) -> bool | None:
+    """Whether the host forwards IPv4 arriving on `name` (None: no such interface)."""
+    try:
+        return (IPV4_CONF / name / "forwarding").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
+def set_forwarding(name: str, *, on: bool) -> None:
+    """Turn IPv4 forwarding for traffic arriving on `name` on or off."""
+    try:
+        (IPV4_CONF / name / "forwarding").write_text("1" if on else "0")
+    except OSError as exc:
+        raise HostError(f"cannot set net.ipv4.conf.{name}.forwarding: {exc.strerror}") from exc
+
+
+def default_route_devices() -> list[str]:
+    """The interfaces the host's IPv4 default routes leave by, sorted."""
+    try:
+        rows = [line.split() for line in ROUTES.read_text().splitlines()[1:]]
+    except OSError:
+        return []
+    # Columns: Iface, Destination, Gateway, Flags, ..., Mask (hex); default: 0.0.0.0/0.
+    return sorted({r[0] for r in rows if len(r) > 7 and r[1] == "00000000" and r[7] == "00000000"})  # noqa: PLR2004
