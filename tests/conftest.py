@@ -68,6 +68,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "minit_path": minit_binary(),
         "pool_size_gb": 8,
         "stop_grace_seconds": 2.0,
+        "services_probe_seconds": 0.2,
     }
     values.update(overrides)
     return Settings(**values)

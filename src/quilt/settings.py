@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     terminal_scrollback_bytes: int = Field(
         default=256 * 1024, gt=0, description="output replayed to a client that (re)attaches"
     )
+    linx_token_ttl_seconds: int = Field(
+        default=7 * 86400, gt=0, description="life of a signed URL of a service without a TTL"
+    )
+    services_probe_seconds: float = Field(
+        default=2.0, gt=0, description="how often published services' ports are probed"
+    )
     base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("QUILT_BASE_URL", "APP_BASE_URL", "base_url"),

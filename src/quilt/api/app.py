@@ -17,12 +17,14 @@ from quilt.api import (
     guides,
     network,
     operations,
+    services,
     snapshots,
     system,
     terminals,
     volumes,
 )
 from quilt.api import exec as exec_routes
+from quilt.api.linx import LinxIngress
 from quilt.api.requestid import RequestId
 from quilt.engine.platform import Platform
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
     app = FastAPI(title="Quilt", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.add_middleware(RequestId)
+    app.add_middleware(LinxIngress)  # outermost: /linx/… never reaches the API's routing
     # Guides first: /api/containers/help must not be read as a container id.
     modules = (
         system,
@@ -60,6 +63,7 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
         forks,
         volumes,
         network,
+        services,
         operations,
         events,
         terminals,

@@ -40,6 +40,10 @@ CONCERNS: Final = {
         "Each container's address, routes and names: inspect, re-address, add routes, "
         "diagnose; containers of a tenant reach each other by address and name, no one else."
     ),
+    "services": (
+        "Publish a container port through the Linx ingress at /linx/<service_id>/: HTTP and "
+        "WebSocket, behind a signed URL (service_token) or open (public)."
+    ),
     "events": "Follow your tenant's container and operation changes live (server-sent events).",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
@@ -241,6 +245,27 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "body": {"new_name": "api-2"},
         },
     ],
+    "services": [
+        {
+            "title": "Publish port 7001 behind a signed URL for an hour",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/services",
+            "body": {
+                "name": "amp",
+                "target_port": 7001,
+                "protocol": "http",
+                "enable_websockets": True,
+                "auth_mode": "service_token",
+                "ttl_secs": 3600,
+            },
+        },
+        {
+            "title": "Poll until status is ready, then open public_url as it is",
+            "method": "GET",
+            "path": "/api/services/{service_id}",
+            "body": None,
+        },
+    ],
     "events": [
         {
             "title": "Watch one container (curl -N; resume with the Last-Event-ID header)",
@@ -282,6 +307,17 @@ CONCERN_RULES: Final = {
         (
             "Egress (NAT out of the host's uplink) follows QUILT_EGRESS: GET …/egress says "
             "whether it is on and, if not, why."
+        ),
+    ],
+    "services": [
+        "Publishing does not start the app: it must already listen on target_port (0.0.0.0).",
+        (
+            "Use the returned public_url; its linx_token is signed and expires. The first "
+            "request sets a cookie scoped to /linx/<service_id>/ so relative links keep working."
+        ),
+        (
+            "States: pending → ready (the port accepts connections) ↔ target_unreachable; "
+            "expired after ttl_secs. The ingress answers 503 when the target is not reachable."
         ),
     ],
     "terminals": [
@@ -451,6 +487,11 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
         open_now = [s for s in p.terminals.sessions.values() if s.state not in ENDED]
         components.append(
             {"name": "sessions", "ok": not p.tasks.closed, "detail": f"{len(open_now)} open"}
+        )
+    if concern == "services":
+        live = [s for s in p.services.all() if s.status not in ("expired", "error")]
+        components.append(
+            {"name": "ingress", "ok": not p.tasks.closed, "detail": f"{len(live)} published"}
         )
     if concern == "events":
         components.append(

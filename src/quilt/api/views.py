@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 from fastapi.responses import JSONResponse
 
 from quilt.domain import snapshots as snapshot_rules
+from quilt.domain.linx import TOKEN_PARAM as LINX_TOKEN
 from quilt.domain.records import rfc3339
 from quilt.wire import snapshots as wire_snapshots
 from quilt.wire import terminals as wire_terminals
 from quilt.wire.common import Receipt
 from quilt.wire.containers import Checks, ContainerStatus, Readiness
 from quilt.wire.operations import Operation, Phase
+from quilt.wire.services import Service
 from quilt.wire.volumes import FileEntry, Volume
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from quilt.domain.records import (
         ContainerRecord,
         OperationRecord,
+        ServiceRecord,
         SnapshotRecord,
         VolumeRecord,
     )
@@ -255,4 +258,31 @@ def terminal_session(connection: HTTPConnection, s: LiveSession) -> wire_termina
         attached_clients=len(s.clients),
         exit_code=s.exit_code,
         exit_signal=s.exit_signal,
+    )
+
+
+def service(record: ServiceRecord, base: str, token: str) -> Service:
+    """A published service with its URLs (signed in service_token mode)."""
+    path = f"/linx/{record.service_id}/"
+    query = f"?{LINX_TOKEN}={token}" if record.auth_mode == "service_token" else ""
+    ws_base = (
+        "wss" + base.removeprefix("https")
+        if base.startswith("https")
+        else "ws" + base.removeprefix("http")
+    )
+    return Service(
+        service_id=record.service_id,
+        container_id=record.container_id,
+        name=record.name,
+        target_port=record.target_port,
+        protocol=record.protocol,
+        enable_websockets=record.enable_websockets,
+        auth_mode=record.auth_mode,
+        public_url=base + path + query,
+        websocket_url=ws_base + path + query if record.enable_websockets else None,
+        status=record.status,
+        ttl_secs=record.ttl_secs,
+        created_at=int(record.created_at.timestamp()),
+        updated_at=int(record.updated_at.timestamp()),
+        expires_at=int(record.expires_at.timestamp()) if record.expires_at else None,
     )

@@ -13,6 +13,7 @@ RequestId = NewType("RequestId", str)
 SnapshotId = NewType("SnapshotId", str)
 VolumeId = NewType("VolumeId", str)
 SessionId = NewType("SessionId", str)
+ServiceId = NewType("ServiceId", str)
 
 API_KEY_PREFIX: Final = "quilt_sk_"
 DEFAULT_TENANT: Final = TenantId("ten_default")
@@ -35,6 +36,11 @@ def new_operation_id() -> OperationId:
 def new_session_id() -> SessionId:
     """A fresh terminal session id, e.g. `term_…`."""
     return SessionId(f"term_{_token(8)}")
+
+
+def new_service_id() -> ServiceId:
+    """A fresh published service id, e.g. `lnx_…`."""
+    return ServiceId(f"lnx_{_token(8)}")
 
 
 def new_snapshot_id() -> SnapshotId:

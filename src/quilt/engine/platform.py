@@ -16,6 +16,7 @@ from quilt.engine.exec import Exec
 from quilt.engine.forks import Forks
 from quilt.engine.network import Network
 from quilt.engine.operations import Operations
+from quilt.engine.services import Services, load_secret
 from quilt.engine.snapshots import Snapshots
 from quilt.engine.tasks import Tasks
 from quilt.engine.terminals import Terminals
@@ -46,6 +47,12 @@ class Platform:
             settings, self.store, self.node, self.operations, self.tasks, HostFacts.read()
         )
         self.network = Network(self.store, self.node.network, self.containers)
+        self.services = Services(
+            self.store,
+            self.containers,
+            load_secret(settings.data_dir / "linx.key"),
+            token_ttl_seconds=settings.linx_token_ttl_seconds,
+        )
         self.exec = Exec(
             self.containers,
             output_limit=settings.exec_output_limit,
@@ -86,6 +93,9 @@ class Platform:
         )
         self.tasks.spawn(self.snapshots.run_measurer(), name="snapshot sizes")
         self.tasks.spawn(self.terminals.run_reaper(), name="terminal upkeep")
+        self.tasks.spawn(
+            self.services.run_prober(self.settings.services_probe_seconds), name="service probes"
+        )
 
     async def close(self) -> None:
         """Stop background work and drain the warm pool; containers keep running.

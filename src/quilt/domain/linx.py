@@ -1,0 +1,73 @@
+"""Linx access tokens: HMAC-signed, expiring, bound to one published service (pure).
+
+A token is `<service_id>.<expires unix seconds>.<signature>`, the signature being HMAC-SHA256
+of the first two parts under the server's secret, in unpadded base64url. Nothing in it is
+secret; forging one needs the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qsl, urlencode
+
+TOKEN_PARAM: Final = "linx_token"  # noqa: S105 - a parameter name, not a secret
+COOKIE_PREFIX: Final = "linx_"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a token admits a request, and if not, the status and reason to answer with."""
+
+    ok: bool
+    status: int = 200
+    reason: str = ""
+
+
+def _signature(secret: bytes, body: str) -> str:
+    digest = hmac.new(secret, body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign(secret: bytes, service_id: str, expires_at: int) -> str:
+    """A token for `service_id`, valid until `expires_at` (unix seconds)."""
+    body = f"{service_id}.{expires_at}"
+    return f"{body}.{_signature(secret, body)}"
+
+
+def verify(secret: bytes, token: str | None, service_id: str, now: float) -> Verdict:
+    """Check a token for `service_id` at time `now`: 401 if missing, 403 if not good."""
+    if not token:
+        return Verdict(
+            ok=False, status=401, reason=f"this service needs a {TOKEN_PARAM} (use its public_url)"
+        )
+    body, _, signature = token.rpartition(".")
+    bound, _, expires = body.rpartition(".")
+    if not hmac.compare_digest(_signature(secret, body), signature) or not expires.isdigit():
+        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} is not valid")
+    if bound != service_id:
+        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} is for another service")
+    if int(expires) <= now:
+        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} has expired")
+    return Verdict(ok=True)
+
+
+def cookie_name(service_id: str) -> str:
+    """The cookie that carries a service's token after the first request."""
+    return COOKIE_PREFIX + service_id
+
+
+def split_query(query: str) -> tuple[str | None, str]:
+    """(the linx_token, the query without it, as the app should see it)."""
+    if TOKEN_PARAM not in query:
+        return None, query
+    token, kept = None, []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == TOKEN_PARAM:
+            token = value
+        else:
+            kept.append((key, value))
+    return token, urlencode(kept)

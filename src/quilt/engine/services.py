@@ -1,0 +1,243 @@
+"""The services concern: container ports published through the Linx ingress (§3.10).
+
+A service is persisted at once, `pending`; probes then move it between `ready` (the port
+accepts connections) and `target_unreachable`; `expired` after its TTL and `error` are final.
+The ingress reads services from an in-memory table kept in step with the database, so a
+proxied request costs no query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from quilt import logs
+from quilt.domain import linx
+from quilt.domain.ids import new_service_id
+from quilt.domain.records import ServiceRecord, now
+from quilt.domain.states import ContainerState
+from quilt.engine.containers import conflict
+from quilt.errors import BadRequest, Conflict, NotFound
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from quilt.domain.ids import TenantId
+    from quilt.domain.records import ContainerRecord
+    from quilt.engine.containers import Containers
+    from quilt.store.store import Store
+
+log = logs.get(__name__)
+
+PENDING, READY, UNREACHABLE, EXPIRED, ERROR = (
+    "pending",
+    "ready",
+    "target_unreachable",
+    "expired",
+    "error",
+)
+FINAL = frozenset({EXPIRED, ERROR})
+AUTH_MODES = ("service_token", "public")
+PROBE_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the ingress sends a service's traffic, and on what terms."""
+
+    service: ServiceRecord
+    address: str | None  # the container's address; None if it has none
+    running: bool
+
+
+def load_secret(path: Path) -> bytes:
+    """The server's signing key: 32 random bytes in `path`, made (mode 0600) on first use."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+
+
+class Services:
+    """Published services of every tenant, and the table the ingress reads."""
+
+    def __init__(
+        self, store: Store, containers: Containers, secret: bytes, *, token_ttl_seconds: int
+    ) -> None:
+        self.store = store
+        self.containers = containers
+        self.secret = secret
+        self.token_ttl_seconds = token_ttl_seconds
+        self._table: dict[str, ServiceRecord] = {s.service_id: s for s in store.services.list(None)}
+        store.containers.watchers.append(self._container_changed)
+
+    # -- the contract --------------------------------------------------------------------
+
+    def create(
+        self,
+        tenant_id: TenantId,
+        container_id: str,
+        *,
+        name: str,
+        target_port: int,
+        protocol: str,
+        enable_websockets: bool,
+        auth_mode: str,
+        ttl_secs: int | None,
+    ) -> ServiceRecord:
+        """Publish a port of a running, networked container (persisted at once, `pending`)."""
+        record = self.containers.get(tenant_id, container_id)
+        if not name or len(name) > 128:  # noqa: PLR2004
+            raise BadRequest("name must be 1 to 128 characters", details={"received": name})
+        if not 1 <= target_port <= 65535:  # noqa: PLR2004
+            raise BadRequest(
+                "target_port must be a TCP port (1-65535)", details={"received": target_port}
+            )
+        if protocol != "http":
+            raise BadRequest(
+                f"protocol {protocol!r} is not supported",
+                details={"expected": ["http"], "received": protocol},
+                hint="published services carry HTTP (and WebSocket upgrades) only",
+            )
+        if auth_mode not in AUTH_MODES:
+            raise BadRequest(
+                f"auth_mode {auth_mode!r} is not known",
+                details={"expected": list(AUTH_MODES), "received": auth_mode},
+            )
+        if ttl_secs is not None and ttl_secs <= 0:
+            raise BadRequest("ttl_secs must be positive", details={"received": ttl_secs})
+        if record.state is not ContainerState.RUNNING:
+            raise conflict(record, "publish a port of")
+        if not record.ip_address:
+            raise Conflict(
+                f"container {record.container_id} has no network address",
+                details={"state": record.state.value},
+                hint="published services need container networking",
+            )
+        created = now()
+        service = ServiceRecord(
+            service_id=new_service_id(),
+            tenant_id=record.tenant_id,
+            container_id=record.container_id,
+            name=name,
+            target_port=target_port,
+            protocol=protocol,
+            enable_websockets=enable_websockets,
+            auth_mode=auth_mode,
+            status=PENDING,
+            created_at=created,
+            updated_at=created,
+            ttl_secs=ttl_secs,
+            expires_at=created + timedelta(seconds=ttl_secs) if ttl_secs else None,
+        )
+        self.store.services.insert(service)
+        self._table[service.service_id] = service
+        return service
+
+    def all(self) -> list[ServiceRecord]:
+        """Every tenant's services (for health)."""
+        return list(self._table.values())
+
+    def get(self, tenant_id: TenantId, service_id: str) -> ServiceRecord:
+        """One of the tenant's services (another tenant's is not found)."""
+        service = self._table.get(service_id)
+        if service is None or service.tenant_id != tenant_id:
+            raise NotFound(f"service {service_id} does not exist")
+        return service
+
+    def list(self, tenant_id: TenantId, container_id: str) -> list[ServiceRecord]:
+        """The container's services, oldest first."""
+        record = self.containers.get(tenant_id, container_id)
+        return sorted(
+            (s for s in self._table.values() if s.container_id == record.container_id),
+            key=lambda s: (s.created_at, s.service_id),
+        )
+
+    def delete(self, tenant_id: TenantId, service_id: str) -> str:
+        """Unpublish a service: the ingress refuses it from now on."""
+        service = self.get(tenant_id, service_id)
+        self.store.services.delete(service.service_id)
+        self._table.pop(service.service_id, None)
+        return service.service_id
+
+    def token(self, service: ServiceRecord) -> str:
+        """A signed token for the service's URLs, valid until it expires (or the token TTL)."""
+        until = (
+            service.expires_at.timestamp()
+            if service.expires_at
+            else time.time() + self.token_ttl_seconds
+        )
+        return linx.sign(self.secret, service.service_id, int(until))
+
+    # -- the ingress's view --------------------------------------------------------------
+
+    def target(self, service_id: str) -> Target | None:
+        """What the ingress needs to route a request to a service; None if no such service."""
+        service = self._table.get(service_id)
+        if service is None:
+            return None
+        record = self.store.containers.find(service.container_id)
+        if record is None:
+            return None
+        return Target(service, record.ip_address, record.state is ContainerState.RUNNING)
+
+    # -- upkeep --------------------------------------------------------------------------
+
+    async def run_prober(self, interval: float) -> None:
+        """Probe every live service's port, and expire those past their TTL, forever."""
+        while True:
+            await self.probe_all()
+            await asyncio.sleep(interval)
+
+    async def probe_all(self) -> None:
+        """One round of probes."""
+        moment = now()
+        for service in list(self._table.values()):
+            if service.status in FINAL:
+                continue
+            if service.expires_at and service.expires_at <= moment:
+                self._set(service, EXPIRED)
+                continue
+            target = self.target(service.service_id)
+            ok = bool(
+                target
+                and target.running
+                and target.address
+                and await port_open(target.address, service.target_port)
+            )
+            self._set(service, READY if ok else UNREACHABLE)
+
+    def _set(self, service: ServiceRecord, status: str) -> None:
+        if service.status == status or service.service_id not in self._table:
+            return
+        self.store.services.update(service.service_id, status=status)
+        self._table[service.service_id] = replace(service, status=status, updated_at=now())
+        log.info("service.status", service_id=service.service_id, status=status)
+
+    def _container_changed(self, container_id: str, gone: ContainerRecord | None) -> None:
+        if gone is None:
+            return
+        for service_id in self.store.services.delete_of(container_id):
+            self._table.pop(service_id, None)
+
+
+async def port_open(address: str, port: int) -> bool:
+    """Whether `address:port` accepts a TCP connection within the probe timeout."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), PROBE_TIMEOUT)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
