@@ -327,12 +327,16 @@ class _Answer:
         self.body: list[bytes] = []
         self.head_done = False
         self.done = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         self.head_done = True
+        # Asked now: once the message is complete, the parser has reset and says False.
+        self.keep_alive = bool(self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -386,7 +390,7 @@ async def relay_answer(
 ) -> bool:
     """Parse the app's answer and pass it on as it arrives; True if the connection may be kept."""
     answer = _Answer()
-    parser = httptools.HttpResponseParser(answer)
+    parser = answer.parser
     started = False
     while True:
         try:
@@ -415,7 +419,7 @@ async def relay_answer(
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if answer.done:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return bool(parser.should_keep_alive())
+            return answer.keep_alive
 
 
 async def _ended(conn: Connection, send: Send, *, started: bool) -> None:

@@ -79,6 +79,8 @@ class Services:
         self.secret = secret
         self.token_ttl_seconds = token_ttl_seconds
         self._table: dict[str, ServiceRecord] = {s.service_id: s for s in store.services.list(None)}
+        # Each published container's (address, running), kept in step by the store watcher.
+        self._hosts: dict[str, tuple[str | None, bool]] = {}
         store.containers.watchers.append(self._container_changed)
 
     # -- the contract --------------------------------------------------------------------
@@ -186,10 +188,13 @@ class Services:
         service = self._table.get(service_id)
         if service is None:
             return None
-        record = self.store.containers.find(service.container_id)
-        if record is None:
-            return None
-        return Target(service, record.ip_address, record.state is ContainerState.RUNNING)
+        host = self._hosts.get(service.container_id)
+        if host is None:
+            record = self.store.containers.find(service.container_id)
+            if record is None:
+                return None
+            host = self._hosts[service.container_id] = _host(record)
+        return Target(service, *host)
 
     # -- upkeep --------------------------------------------------------------------------
 
@@ -226,9 +231,17 @@ class Services:
 
     def _container_changed(self, container_id: str, gone: ContainerRecord | None) -> None:
         if gone is None:
+            if container_id in self._hosts:
+                record = self.store.containers.find(container_id)
+                self._hosts[container_id] = _host(record) if record else (None, False)
             return
+        self._hosts.pop(container_id, None)
         for service_id in self.store.services.delete_of(container_id):
             self._table.pop(service_id, None)
+
+
+def _host(record: ContainerRecord) -> tuple[str | None, bool]:
+    return record.ip_address, record.state is ContainerState.RUNNING
 
 
 async def port_open(address: str, port: int) -> bool:
