@@ -47,6 +47,9 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
                 on_ready(platform)
             yield
         finally:
+            pool = getattr(app.state, "linx_pool", None)
+            if pool is not None:
+                pool.close()
             await platform.close()
 
     app = FastAPI(title="Quilt", version=__version__, lifespan=lifespan)

@@ -71,7 +71,9 @@ class LinxIngress:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-        services: Services = scope["app"].state.platform.services
+        state = scope["app"].state
+        state.linx_pool = self.pool  # closed by the app's lifespan when the server stops
+        services: Services = state.platform.services
         try:
             target, rest, set_cookie = admit(services, scope)
             if scope["type"] == "websocket":
@@ -261,6 +263,12 @@ class Pool:
                 hint="start the app listening on 0.0.0.0:<target_port> inside the container",
             ) from exc
         return Connection(reader, writer)
+
+    def close(self) -> None:
+        """Drop every idle connection (the server is stopping)."""
+        for idle in self._idle.values():
+            while idle:
+                idle.pop().close()
 
     def release(self, key: tuple[str, int], conn: Connection) -> None:
         """Keep a connection whose exchange ended cleanly."""
