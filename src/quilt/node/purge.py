@@ -37,5 +37,6 @@ async def purge(settings: Settings) -> list[str]:
     # The kernel frees veth pairs a few tens of ms after their namespace goes.
     if bridge.wait_until_unused(settings.bridge, timeout=2.0):
         bridge.delete_bridge(settings.bridge)
+    if not bridge.bridge_state(settings.bridge).exists:  # its rules go with it, whoever removed it
         firewall.uninstall()
     return hosted
