@@ -72,7 +72,7 @@ class Events:
 
     def watch(self, store: Store) -> None:
         """Publish container and operation changes the store writes."""
-        store.containers.watchers.append(lambda cid, gone: self._container(store, cid, gone))
+        store.containers.watchers.append(self._container)
         store.operations.watchers.append(self.operation)
 
     # -- publishing ---------------------------------------------------------------------
@@ -100,14 +100,12 @@ class Events:
         self._grew.set()
         self._grew = asyncio.Event()
 
-    def _container(self, store: Store, container_id: str, gone: ContainerRecord | None) -> None:
-        record = gone or store.containers.find(container_id)
-        if record is None:
-            return
-        seen = (record.state, record.name, record.exit_code, gone is not None)
+    def _container(self, record: ContainerRecord, gone: bool) -> None:
+        container_id = record.container_id
+        seen = (record.state, record.name, record.exit_code, gone)
         if self._seen.get(container_id) == seen:
             return
-        if gone is not None:
+        if gone:
             self._seen.pop(container_id, None)
         else:
             self._seen[container_id] = seen
@@ -117,9 +115,9 @@ class Events:
             {
                 "container_id": record.container_id,
                 "name": record.name,
-                "state": "deleted" if gone is not None else record.state.value,
+                "state": "deleted" if gone else record.state.value,
                 "exit_code": record.exit_code,
-                "deleted": gone is not None,
+                "deleted": gone,
             },
             container_id=record.container_id,
         )

@@ -47,7 +47,8 @@ class Network:
         self.store = store
         self.host = host
         self.containers = containers
-        self._hosts: dict[str, tuple[tuple[str, str], ...]] = {}  # tenant -> entries written
+        # Each container's (name, address) as last written into its tenant's hosts files.
+        self._entries: dict[str, tuple[str, str | None]] = {}
         store.containers.watchers.append(self._container_changed)
 
     # -- reading -------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class Network:
                 _networks(record.routes),
                 record.tenant_id,
             )
-            self.refresh_hosts(record.tenant_id, force=True)
+            self.refresh_hosts(record.tenant_id)
             actions.append("/etc/hosts rewritten")
             return {
                 "success": True,
@@ -290,27 +291,31 @@ class Network:
             ]
         }
 
-    def refresh_hosts(self, tenant_id: TenantId, *, force: bool = False) -> None:
-        """Rewrite the tenant's containers' /etc/hosts if their names or addresses changed."""
+    def refresh_hosts(self, tenant_id: TenantId) -> None:
+        """Rewrite every /etc/hosts of the tenant's containers from their names and addresses."""
         records = [r for r in self.store.containers.list(tenant_id) if r.ip_address]
-        entries = tuple(sorted((r.ip_address or "", r.name) for r in records))
-        if not force and self._hosts.get(tenant_id) == entries:
-            return
-        self._hosts[tenant_id] = entries
+        entries = [(r.ip_address or "", r.name) for r in records]
         for record in records:
             try:
                 self.host.write_hosts(
                     record.container_id, IPv4Address(record.ip_address or ""), entries
                 )
             except OSError as exc:
-                log.warning(
-                    "network.hosts_failed", container_id=record.container_id, error=str(exc)
-                )
+                log.warning("network.hosts_failed", container_id=record.container_id, error=exc)
 
-    def _container_changed(self, container_id: str, gone: ContainerRecord | None) -> None:
-        record = gone or self.store.containers.find(container_id)
-        if record is not None:
-            self.refresh_hosts(record.tenant_id)
+    def _container_changed(self, record: ContainerRecord, gone: bool) -> None:
+        """Rewrite the tenant's hosts files when a container's name or address came or went.
+
+        Most writes (state, pid, exit code) change neither, and cost nothing here.
+        """
+        entry = (record.name, record.ip_address)
+        if gone:
+            self._entries.pop(record.container_id, None)
+        elif self._entries.get(record.container_id) == entry:
+            return
+        else:
+            self._entries[record.container_id] = entry
+        self.refresh_hosts(record.tenant_id)
 
 
 def _networks(routes: list[str]) -> list[IPv4Network]:

@@ -229,11 +229,11 @@ class Services:
         self._table[service.service_id] = replace(service, status=status, updated_at=now())
         log.info("service.status", service_id=service.service_id, status=status)
 
-    def _container_changed(self, container_id: str, gone: ContainerRecord | None) -> None:
-        if gone is None:
+    def _container_changed(self, record: ContainerRecord, gone: bool) -> None:
+        container_id = record.container_id
+        if not gone:
             if container_id in self._hosts:
-                record = self.store.containers.find(container_id)
-                self._hosts[container_id] = _host(record) if record else (None, False)
+                self._hosts[container_id] = _host(record)
             return
         self._hosts.pop(container_id, None)
         for service_id in self.store.services.delete_of(container_id):

@@ -133,17 +133,18 @@ _ONE_CONTAINER = select(schema.containers).where(
 class Containers(_Repository):
     """Container rows, always looked up within a tenant.
 
-    `watchers` are called after each write with the container's id and, for a delete, the
-    row as it was (None otherwise): the events stream listens here.
+    `watchers` are called after each write with the row as it now is, or, for a delete, as
+    it was (and `gone` true). The row is read once, whoever listens.
     """
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        self.watchers: list[Callable[[str, ContainerRecord | None], None]] = []
+        self.watchers: list[Callable[[ContainerRecord, bool], None]] = []
 
-    def _changed(self, container_id: str, gone: ContainerRecord | None = None) -> None:
-        for watcher in self.watchers:
-            watcher(container_id, gone)
+    def _changed(self, record: ContainerRecord | None, *, gone: bool = False) -> None:
+        if record is not None:
+            for watcher in self.watchers:
+                watcher(record, gone)
 
     def insert(self, record: ContainerRecord) -> None:
         """Store a new container; a taken name in the tenant is a `Conflict`."""
@@ -155,7 +156,7 @@ class Containers(_Repository):
                 f"a container named {record.name!r} already exists",
                 details={"received": record.name},
             ) from exc
-        self._changed(record.container_id)
+        self._changed(record)
 
     def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
         """One container of the tenant, or None."""
@@ -222,7 +223,8 @@ class Containers(_Repository):
                 f"a container named {values.get('name')!r} already exists",
                 details={"received": str(values.get("name"))},
             ) from exc
-        self._changed(container_id)
+        if self.watchers:
+            self._changed(self.find(container_id))
 
     def delete(self, container_id: ContainerId) -> None:
         """Remove a container row."""
@@ -230,8 +232,7 @@ class Containers(_Repository):
         c = schema.containers.c
         with self.engine.begin() as conn:
             conn.execute(delete(schema.containers).where(c.container_id == container_id))
-        if gone is not None:
-            self._changed(container_id, gone)
+        self._changed(gone, gone=True)
 
 
 class Addresses(_Repository):
