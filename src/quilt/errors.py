@@ -136,6 +136,12 @@ class ServiceUnavailable(QuiltError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class BadGateway(ServiceUnavailable):
+    """The app behind a published service broke the exchange (closed it, or spoke bad HTTP)."""
+
+    status = 502
+
+
 class HostError(QuiltError):
     """A host operation failed unexpectedly; the message names what was run and why it failed."""
 

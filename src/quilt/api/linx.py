@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Final
 
 import httptools
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from quilt.api import errors
 from quilt.domain import linx
-from quilt.engine.services import EXPIRED
+from quilt.errors import BadGateway, NotFound, QuiltError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,14 +51,6 @@ HOP: Final = frozenset(
 )
 
 
-class Refused(Exception):
-    """The ingress answers with an error instead of proxying."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.hint = status, code, message, hint
-
-
 class LinxIngress:
     """ASGI middleware: `/linx/…` goes to the ingress, everything else to the API."""
 
@@ -74,13 +66,22 @@ class LinxIngress:
         state = scope["app"].state
         state.linx_pool = self.pool  # closed by the app's lifespan when the server stops
         services: Services = state.platform.services
+        service_id, slash, rest = scope["path"][len(PREFIX) :].partition("/")
         try:
-            target, rest, set_cookie = admit(services, scope)
+            if not slash and scope["type"] == "http":
+                if services.target(service_id) is None:
+                    raise NotFound(f"service {service_id} does not exist")
+                await redirect(scope, send, f"{PREFIX}{service_id}/")  # for relative links
+                return
+            token, set_cookie = credential(scope, service_id)
+            target = services.admit(service_id, token, websocket=scope["type"] == "websocket")
+            if target.service.auth_mode != "service_token":
+                set_cookie = None
             if scope["type"] == "websocket":
-                await bridge_websocket(scope, receive, send, target, rest, set_cookie)
+                await bridge_websocket(scope, receive, send, target, "/" + rest, set_cookie)
             else:
-                await self.proxy(scope, receive, send, target, rest, set_cookie)
-        except Refused as refused:
+                await self.proxy(scope, receive, send, target, "/" + rest, set_cookie)
+        except QuiltError as refused:
             await refuse(scope, receive, send, refused)
 
     async def proxy(
@@ -104,9 +105,7 @@ class LinxIngress:
             except StaleConnection:
                 conn.close()
                 if has_body or attempt:
-                    raise Refused(
-                        502, "SERVICE_UNAVAILABLE", "the app closed the connection"
-                    ) from None
+                    raise BadGateway("the app closed the connection") from None
                 continue
             except BaseException:
                 conn.close()
@@ -121,50 +120,22 @@ class LinxIngress:
 # -- admission ---------------------------------------------------------------------------------
 
 
-def admit(services: Services, scope: Scope) -> tuple[Target, str, bytes | None]:
-    """The target, the path the app sees, and a cookie to set; or Refused."""
-    service_id, slash, rest = scope["path"][len(PREFIX) :].partition("/")
-    target = services.target(service_id)
-    if target is None:
-        raise Refused(404, "NOT_FOUND", f"service {service_id} does not exist")
-    service = target.service
-    if not slash and scope["type"] == "http":  # /linx/<id> → /linx/<id>/, for relative links
-        raise Redirect(f"{PREFIX}{service_id}/")
-    set_cookie = None
-    if service.auth_mode == "service_token":
-        token, query = linx.split_query(scope.get("query_string", b"").decode("latin-1"))
-        scope["query_string"] = query.encode("latin-1")
-        presented = token or _cookie(scope, linx.cookie_name(service_id))
-        verdict = linx.verify(services.secret, presented, service_id, time.time())
-        if not verdict.ok:
-            code = "UNAUTHORIZED" if verdict.status == 401 else "FORBIDDEN"  # noqa: PLR2004
-            raise Refused(verdict.status, code, verdict.reason, hint="use the service's public_url")
-        if token:
-            secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
-            set_cookie = (
-                f"{linx.cookie_name(service_id)}={token}; Path={PREFIX}{service_id}/; "
-                f"HttpOnly; SameSite=Lax{secure}"
-            ).encode()
-    if service.status == EXPIRED:
-        raise Refused(404, "NOT_FOUND", f"service {service_id} has expired")
-    if scope["type"] == "websocket" and not service.enable_websockets:
-        raise Refused(403, "FORBIDDEN", "WebSockets are not enabled for this service")
-    if not target.running or not target.address:
-        raise Refused(
-            503,
-            "SERVICE_UNAVAILABLE",
-            f"container {service.container_id} is not running",
-            hint=f"GET /api/services/{service_id} shows the service's state",
-        )
-    return target, "/" + rest, set_cookie
+def credential(scope: Scope, service_id: str) -> tuple[str | None, bytes | None]:
+    """The token a request presents (query, else cookie), taken out of the app's query.
 
-
-class Redirect(Refused):
-    """A trailing slash to add: answered as a 308."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(308, "", "")
-        self.location = location
+    A token from the query is handed back as a cookie scoped to the service's path, so the
+    app's relative links, assets and XHRs keep working without it.
+    """
+    token, query = linx.split_query(scope.get("query_string", b"").decode("latin-1"))
+    scope["query_string"] = query.encode("latin-1")
+    if token is None:
+        return _cookie(scope, linx.cookie_name(service_id)), None
+    secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
+    cookie = (
+        f"{linx.cookie_name(service_id)}={token}; Path={PREFIX}{service_id}/; "
+        f"HttpOnly; SameSite=Lax{secure}"
+    )
+    return token, cookie.encode()
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
@@ -178,43 +149,22 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return None
 
 
-async def refuse(scope: Scope, receive: Receive, send: Send, refused: Refused) -> None:
+async def redirect(scope: Scope, send: Send, location: str) -> None:
+    """A 308 to `location`, keeping the query."""
+    query = scope.get("query_string", b"")
+    target = location.encode() + (b"?" + query if query else b"")
+    headers = [(b"location", target), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 308, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, refused: QuiltError) -> None:
     """Answer with the error envelope (a WebSocket gets it as a denial response)."""
-    connection = HTTPConnection(scope)
-    if isinstance(refused, Redirect):
-        query = scope.get("query_string", b"")
-        location = refused.location.encode() + (b"?" + query if query else b"")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 308,
-                "headers": [(b"location", location), (b"content-length", b"0")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
-        return
-    response = errors.respond(
-        connection,
-        status=refused.status,
-        code=refused.code,
-        message=refused.message,
-        hint=refused.hint,
-    )
     if scope["type"] == "websocket":
-        await receive()  # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": response.status_code,
-                    "headers": response.raw_headers,
-                }
-            )
-            await send({"type": "websocket.http.response.body", "body": response.body})
-        else:
-            await send({"type": "websocket.close", "code": 4000 + refused.status})
+        websocket = WebSocket(scope, receive, send)
+        await websocket.send_denial_response(errors.envelope(websocket, refused))
         return
-    await response(scope, receive, send)
+    await errors.envelope(HTTPConnection(scope), refused)(scope, receive, send)
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -256,9 +206,7 @@ class Pool:
                 asyncio.open_connection(*key, limit=READ_SIZE), CONNECT_TIMEOUT
             )
         except (OSError, TimeoutError) as exc:
-            raise Refused(
-                503,
-                "SERVICE_UNAVAILABLE",
+            raise ServiceUnavailable(
                 f"nothing accepts connections on port {key[1]} of the container ({exc})",
                 hint="start the app listening on 0.0.0.0:<target_port> inside the container",
             ) from exc
@@ -412,9 +360,7 @@ async def relay_answer(
             parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if not started:
-                raise Refused(
-                    502, "SERVICE_UNAVAILABLE", f"the app answered malformed HTTP: {exc}"
-                ) from exc
+                raise BadGateway(f"the app answered malformed HTTP: {exc}") from exc
             return False
         if answer.head_done and not started:
             started = True
@@ -435,7 +381,7 @@ async def _ended(conn: Connection, send: Send, *, started: bool) -> None:
     if not started:
         if conn.reused:
             raise StaleConnection
-        raise Refused(502, "SERVICE_UNAVAILABLE", "the app closed the connection")
+        raise BadGateway("the app closed the connection")
     # A body delimited by the connection's end (or cut short): end it here.
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -482,11 +428,7 @@ async def bridge_websocket(
         )
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
-        raise Refused(
-            503,
-            "SERVICE_UNAVAILABLE",
-            f"the app did not accept the WebSocket ({status or exc})",
-        ) from exc
+        raise ServiceUnavailable(f"the app did not accept the WebSocket ({status or exc})") from exc
     async with upstream:
         message = await receive()
         if message["type"] != "websocket.connect":

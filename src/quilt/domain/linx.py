@@ -10,21 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode
 
+from quilt.errors import Forbidden, Unauthorized
+
 TOKEN_PARAM: Final = "linx_token"  # noqa: S105 - a parameter name, not a secret
 COOKIE_PREFIX: Final = "linx_"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a token admits a request, and if not, the status and reason to answer with."""
-
-    ok: bool
-    status: int = 200
-    reason: str = ""
 
 
 def _signature(secret: bytes, body: str) -> str:
@@ -38,21 +30,19 @@ def sign(secret: bytes, service_id: str, expires_at: int) -> str:
     return f"{body}.{_signature(secret, body)}"
 
 
-def verify(secret: bytes, token: str | None, service_id: str, now: float) -> Verdict:
-    """Check a token for `service_id` at time `now`: 401 if missing, 403 if not good."""
+def verify(secret: bytes, token: str | None, service_id: str, now: float) -> None:
+    """Check a token for `service_id` at time `now`: Unauthorized if missing, else Forbidden."""
+    hint = "use the service's public_url"
     if not token:
-        return Verdict(
-            ok=False, status=401, reason=f"this service needs a {TOKEN_PARAM} (use its public_url)"
-        )
+        raise Unauthorized(f"this service needs a {TOKEN_PARAM} (use its public_url)", hint=hint)
     body, _, signature = token.rpartition(".")
     bound, _, expires = body.rpartition(".")
     if not hmac.compare_digest(_signature(secret, body), signature) or not expires.isdigit():
-        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} is not valid")
+        raise Forbidden(f"the {TOKEN_PARAM} is not valid", hint=hint)
     if bound != service_id:
-        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} is for another service")
+        raise Forbidden(f"the {TOKEN_PARAM} is for another service", hint=hint)
     if int(expires) <= now:
-        return Verdict(ok=False, status=403, reason=f"the {TOKEN_PARAM} has expired")
-    return Verdict(ok=True)
+        raise Forbidden(f"the {TOKEN_PARAM} has expired", hint=hint)
 
 
 def cookie_name(service_id: str) -> str:

@@ -23,7 +23,7 @@ from quilt.domain.ids import new_service_id
 from quilt.domain.records import ServiceRecord, now
 from quilt.domain.states import ContainerState
 from quilt.engine.containers import conflict
-from quilt.errors import BadRequest, Conflict, NotFound
+from quilt.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -182,6 +182,25 @@ class Services:
         return linx.sign(self.secret, service.service_id, int(until))
 
     # -- the ingress's view --------------------------------------------------------------
+
+    def admit(self, service_id: str, token: str | None, *, websocket: bool) -> Target:
+        """The target of a request to the ingress, if the service takes it; the error if not."""
+        target = self.target(service_id)
+        if target is None:
+            raise NotFound(f"service {service_id} does not exist")
+        service = target.service
+        if service.auth_mode == "service_token":
+            linx.verify(self.secret, token, service_id, time.time())
+        if service.status == EXPIRED:
+            raise NotFound(f"service {service_id} has expired")
+        if websocket and not service.enable_websockets:
+            raise Forbidden("WebSockets are not enabled for this service")
+        if not target.running or not target.address:
+            raise ServiceUnavailable(
+                f"container {service.container_id} is not running",
+                hint=f"GET /api/services/{service_id} shows the service's state",
+            )
+        return target
 
     def target(self, service_id: str) -> Target | None:
         """What the ingress needs to route a request to a service; None if no such service."""
