@@ -294,12 +294,11 @@ async def archive(
     """
     p = platform(request)
     record = p.containers.running(caller.tenant_id, container_id, "extract an archive into")
-    operation = await p.archives.accept(
+    operation = await p.archives.into_container(
         caller.tenant_id,
+        record.container_id,
         request.stream(),
         request.headers.get("content-type"),
-        target=("container", record.container_id),
-        open_tree=lambda: p.node.container_files(record.container_id),
         path=path,
         strip_components=strip_components,
     )

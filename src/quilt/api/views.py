@@ -233,11 +233,15 @@ def file_entry(entry: Entry) -> FileEntry:
 ATTACH_PATH = "/ws/terminal/attach"
 
 
+def websocket_base(base: str) -> str:
+    """A public base URL with its WebSocket scheme: http → ws, https → wss."""
+    scheme = "wss" if base.startswith("https:") else "ws"
+    return f"{scheme}:{base.split(':', 1)[1]}"
+
+
 def attach_url(connection: HTTPConnection, session_id: str) -> str:
     """Where a client attaches to the session (ws:// or wss://, from the public base URL)."""
-    base = public_base(connection)
-    scheme = "wss" if base.startswith("https:") else "ws"
-    return f"{scheme}:{base.split(':', 1)[1]}{ATTACH_PATH}?session_id={session_id}"
+    return f"{websocket_base(public_base(connection))}{ATTACH_PATH}?session_id={session_id}"
 
 
 def terminal_session(connection: HTTPConnection, s: LiveSession) -> wire_terminals.Session:
@@ -265,11 +269,6 @@ def service(record: ServiceRecord, base: str, token: str) -> Service:
     """A published service with its URLs (signed in service_token mode)."""
     path = f"/linx/{record.service_id}/"
     query = f"?{LINX_TOKEN}={token}" if record.auth_mode == "service_token" else ""
-    ws_base = (
-        "wss" + base.removeprefix("https")
-        if base.startswith("https")
-        else "ws" + base.removeprefix("http")
-    )
     return Service(
         service_id=record.service_id,
         container_id=record.container_id,
@@ -279,7 +278,7 @@ def service(record: ServiceRecord, base: str, token: str) -> Service:
         enable_websockets=record.enable_websockets,
         auth_mode=record.auth_mode,
         public_url=base + path + query,
-        websocket_url=ws_base + path + query if record.enable_websockets else None,
+        websocket_url=websocket_base(base) + path + query if record.enable_websockets else None,
         status=record.status,
         ttl_secs=record.ttl_secs,
         created_at=int(record.created_at.timestamp()),

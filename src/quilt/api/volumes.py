@@ -213,12 +213,11 @@ async def archive(
     """Extract a tar or tar.gz body under `path` (default /), dropping `strip_components`."""
     p = platform(request)
     record = p.volumes.get(caller.tenant_id, name)
-    operation = await p.archives.accept(
+    operation = await p.archives.into_volume(
         caller.tenant_id,
+        record,
         request.stream(),
         request.headers.get("content-type"),
-        target=("volume", record.name),
-        open_tree=lambda: p.node.volume_files(record.volume_id),
         path=path,
         strip_components=strip_components,
     )

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from quilt.domain.ids import TenantId
-    from quilt.domain.records import OperationRecord
+    from quilt.domain.records import OperationRecord, VolumeRecord
     from quilt.drivers.storage.files import Tree, Unpacked
     from quilt.engine.operations import OperationContext, Operations
     from quilt.node.interface import Node, Upload
@@ -110,7 +110,49 @@ class Archives:
             strip_components = body["strip_components"]
         return decoded, path, strip_components
 
-    async def accept(
+    async def into_volume(
+        self,
+        tenant_id: TenantId,
+        volume: VolumeRecord,
+        chunks: AsyncIterator[bytes],
+        content_type: str | None,
+        *,
+        path: str | None,
+        strip_components: int | None,
+    ) -> OperationRecord:
+        """Extract an archive body into a volume, as an operation."""
+        return await self._accept(
+            tenant_id,
+            chunks,
+            content_type,
+            target=("volume", volume.name),
+            open_tree=lambda: self.node.volume_files(volume.volume_id),
+            path=path,
+            strip_components=strip_components,
+        )
+
+    async def into_container(
+        self,
+        tenant_id: TenantId,
+        container_id: str,
+        chunks: AsyncIterator[bytes],
+        content_type: str | None,
+        *,
+        path: str | None,
+        strip_components: int | None,
+    ) -> OperationRecord:
+        """Extract an archive body into a running container's own view, as an operation."""
+        return await self._accept(
+            tenant_id,
+            chunks,
+            content_type,
+            target=("container", container_id),
+            open_tree=lambda: self.node.container_files(container_id),
+            path=path,
+            strip_components=strip_components,
+        )
+
+    async def _accept(
         self,
         tenant_id: TenantId,
         chunks: AsyncIterator[bytes],

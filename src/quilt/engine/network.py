@@ -21,7 +21,7 @@ from quilt.errors import Conflict, HostError, NotFound
 if TYPE_CHECKING:
     from quilt.domain.ids import TenantId
     from quilt.domain.records import ContainerRecord
-    from quilt.drivers.network.netns import NetnsReport
+    from quilt.drivers.network.netns import Interface, NetnsReport, Route
     from quilt.engine.containers import Containers
     from quilt.node.network import HostNetwork
     from quilt.store.store import Store
@@ -205,7 +205,7 @@ class Network:
             ),
             "checks": checks,
             "gateway": gateway,
-            "namespace": self.host.layout.netns(record.container_id),
+            "namespace": self.host.namespace(record.container_id),
             "host_veth": self.host.veth(record.container_id),
             "interfaces": [_interface(i) for i in report.interfaces] if report else [],
             "routes": [_route(r) for r in report.routes] if report else [],
@@ -216,13 +216,6 @@ class Network:
         """The container's traffic counters and whether it may leave the host."""
         record = self.containers.get(tenant_id, container_id)
         egress = self.host.egress
-        counters = (
-            asdict(self.host.counters(record.container_id))
-            if self.host.has_namespace(record.container_id)
-            else dict.fromkeys(
-                ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped"), 0
-            )
-        )
         return {
             "container_id": record.container_id,
             "mode": egress.mode,
@@ -231,7 +224,7 @@ class Network:
             "reason": egress.reason,
             "hint": egress.hint,
             "limit_mbit": None,
-            **counters,
+            **asdict(self.host.counters(record.container_id)),
         }
 
     async def add_route(
@@ -322,7 +315,7 @@ def _networks(routes: list[str]) -> list[IPv4Network]:
     return [IPv4Network(r) for r in routes]
 
 
-def _interface(interface: Any) -> dict[str, Any]:
+def _interface(interface: Interface) -> dict[str, Any]:
     return {
         "name": interface.name,
         "mac_address": interface.mac,
@@ -332,7 +325,7 @@ def _interface(interface: Any) -> dict[str, Any]:
     }
 
 
-def _route(route: Any) -> dict[str, Any]:
+def _route(route: Route) -> dict[str, Any]:
     return {
         "destination": route.destination,
         "gateway": str(route.gateway) if route.gateway else None,

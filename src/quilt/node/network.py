@@ -72,13 +72,17 @@ class HostNetwork:
 
     def veth(self, container_id: str) -> str:
         """The host end of a container's veth pair."""
-        return netns.host_veth_name(self.layout.netns(container_id))
+        return netns.host_veth_name(self.namespace(container_id))
+
+    def namespace(self, container_id: str) -> str:
+        """The name of a container's network namespace (under /run/netns)."""
+        return self.layout.netns(container_id)
 
     # -- namespaces --------------------------------------------------------------------------
 
     def has_namespace(self, container_id: str) -> bool:
         """Whether the container has a network namespace (it ran, and was not deleted)."""
-        return netns.exists(self.layout.netns(container_id))
+        return netns.exists(self.namespace(container_id))
 
     async def wire(
         self,
@@ -88,7 +92,7 @@ class HostNetwork:
         routes: Sequence[str] = (),
     ) -> None:
         """Make the container's namespace (replacing a stale one), with its routes; admit it."""
-        name = self.layout.netns(container_id)
+        name = self.namespace(container_id)
         if netns.exists(name):
             netns.delete(name)
         await netns.create(
@@ -105,17 +109,17 @@ class HostNetwork:
     def unwire(self, container_id: str) -> None:
         """Remove the namespace and the port's rules (idempotent)."""
         self.forget(container_id)
-        netns.delete(self.layout.netns(container_id))
+        netns.delete(self.namespace(container_id))
 
     async def report(self, container_id: str) -> NetnsReport:
         """What the container's namespace holds, read from the kernel."""
-        return await netns.inspect(self.layout.netns(container_id))
+        return await netns.inspect(self.namespace(container_id))
 
     async def readdress(
         self, container_id: str, address: IPv4Address, routes: Sequence[IPv4Network]
     ) -> None:
         """Move a running container's eth0 to `address`, keeping its routes and group."""
-        name = self.layout.netns(container_id)
+        name = self.namespace(container_id)
         await configure.configure(name, address, self.subnet, routes, readdress=True)
         port = self.firewall.port(self.veth(container_id))
         self.admit(container_id, address, port.group if port else None)
@@ -128,7 +132,7 @@ class HostNetwork:
         group: str,
     ) -> list[str]:
         """Set a running container's network up again as it should be; say what was redone."""
-        name = self.layout.netns(container_id)
+        name = self.namespace(container_id)
         done = []
         if await configure.repair(name, self.bridge, ipam.mac_for(address)):
             done.append("veth pair recreated on the bridge")
@@ -140,19 +144,19 @@ class HostNetwork:
 
     async def add_route(self, container_id: str, destination: IPv4Network) -> None:
         """Route `destination` via the gateway inside the container."""
-        await configure.add_route(self.layout.netns(container_id), destination, self.subnet.gateway)
+        await configure.add_route(self.namespace(container_id), destination, self.subnet.gateway)
 
     async def delete_route(self, container_id: str, destination: IPv4Network) -> None:
         """Remove a route from inside the container."""
-        await configure.delete_route(self.layout.netns(container_id), destination)
+        await configure.delete_route(self.namespace(container_id), destination)
 
     async def ping_gateway(self, container_id: str) -> Reachability:
         """One ICMP echo from the container to its gateway."""
-        return await configure.ping(self.layout.netns(container_id), self.subnet.gateway)
+        return await configure.ping(self.namespace(container_id), self.subnet.gateway)
 
     def counters(self, container_id: str) -> Counters:
         """The container's eth0 counters."""
-        return configure.counters(self.layout.netns(container_id))
+        return configure.counters(self.namespace(container_id))
 
     def write_hosts(
         self, container_id: str, address: IPv4Address, peers: Iterable[tuple[str, str]]

@@ -128,7 +128,10 @@ async def ping(ns: str, target: IPv4Address, timeout_seconds: int = 1) -> Reacha
 
 
 def counters(ns: str) -> Counters:
-    """eth0's counters, read from the host end of its veth (whose rx is eth0's tx)."""
+    """eth0's counters, read from the host end of its veth (whose rx is eth0's tx).
+
+    All zero when there is no veth (the container never ran, or its namespace is gone).
+    """
     stats = SYS_NET / netns.host_veth_name(ns) / "statistics"
 
     def read(name: str) -> int:
