@@ -597,9 +597,7 @@ class LocalNode:
             memory_limit_mb=spec.memory_limit_mb, cpu_limit_percent=spec.cpu_limit_percent
         )
         make_dirs_inside(self.layout.container(container_id).rootfs, spec.working_directory)
-        address = self.store.addresses.of(container_id)
-        if address is not None:
-            self.network.admit(container_id, IPv4Address(address), spec.network_group)
+        self.network.join(container_id, spec.network_group)
         if spec.command:
             await self._minit(container_id).start_main(
                 spec.command, ocispec.with_defaults(spec.environment), spec.working_directory

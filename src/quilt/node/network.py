@@ -6,6 +6,7 @@ port, and carries out the network routes' changes (re-addressing, routes, repair
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,12 @@ class HostNetwork:
     def admit(self, container_id: str, address: IPv4Address, group: str | None) -> None:
         """Let a container's port talk as `address`, to its group's other ports (none if None)."""
         self.firewall.admit(Port(self.veth(container_id), address, group))
+
+    def join(self, container_id: str, group: str | None) -> None:
+        """Move an admitted port (a claimed pool member) into `group`, keeping its address."""
+        port = self.firewall.port(self.veth(container_id))
+        if port is not None:
+            self.firewall.admit(replace(port, group=group))
 
     def forget(self, container_id: str) -> None:
         """Drop a container's port from the rules."""
