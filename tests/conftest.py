@@ -69,6 +69,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "pool_size_gb": 8,
         "stop_grace_seconds": 2.0,
         "services_probe_seconds": 0.2,
+        "cleanup_retry_seconds": 0.3,
     }
     values.update(overrides)
     return Settings(**values)

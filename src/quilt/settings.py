@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     services_probe_seconds: float = Field(
         default=2.0, gt=0, description="how often published services' ports are probed"
     )
+    cleanup_retry_seconds: float = Field(
+        default=60.0, gt=0, description="how often resources a delete could not release are retried"
+    )
     base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("QUILT_BASE_URL", "APP_BASE_URL", "base_url"),

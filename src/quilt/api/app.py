@@ -9,13 +9,16 @@ from fastapi import FastAPI
 
 from quilt import __version__
 from quilt.api import (
+    activity,
     api_keys,
+    cleanup,
     containers,
     errors,
     events,
     forks,
     guides,
     network,
+    notifications,
     operations,
     services,
     snapshots,
@@ -67,6 +70,9 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
         volumes,
         network,
         services,
+        activity,
+        notifications,
+        cleanup,
         operations,
         events,
         terminals,

@@ -236,12 +236,12 @@ async def delete(
         p.containers.get(caller.tenant_id, container_id)
 
         async def delete_now() -> dict[str, Any]:
-            removed = await p.containers.delete(caller.tenant_id, container_id)
-            return {"container_id": removed, "deleted": True}
+            tasks = await p.containers.delete(caller.tenant_id, container_id)
+            return views.deleted(container_id, tasks).model_dump()
 
         return _in_background(request, caller, "delete", delete_now, target_id=container_id)
-    removed = await p.containers.delete(caller.tenant_id, container_id)
-    return Deleted(container_id=removed)
+    tasks = await p.containers.delete(caller.tenant_id, container_id)
+    return views.deleted(container_id, tasks)
 
 
 @router.get("/{container_id}/env", response_model=Environment, summary="Environment")

@@ -44,6 +44,18 @@ CONCERNS: Final = {
         "Publish a container port through the Linx ingress at /linx/<service_id>/: HTTP and "
         "WebSocket, behind a signed URL (service_token) or open (public)."
     ),
+    "activity": (
+        "What happened to your resources, newest first: containers created, started, stopped, "
+        "exited, renamed, deleted; operations finished; services published and ended."
+    ),
+    "notifications": (
+        "What needs your attention (failures, unreachable services, finished work) and your "
+        "own notes: list, add, mark read."
+    ),
+    "cleanup": (
+        "What deleting a container released on the host, per resource; failed releases are "
+        "retried; force the cleanup of a stopped container."
+    ),
     "events": "Follow your tenant's container and operation changes live (server-sent events).",
     "operations": "Follow asynchronous work (start, snapshot, fork, clone, batch) by its receipt.",
     "api-keys": "Mint, list and revoke API keys of your tenant.",
@@ -266,6 +278,59 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "body": None,
         },
     ],
+    "activity": [
+        {
+            "title": "The ten newest entries",
+            "method": "GET",
+            "path": "/api/activity?limit=10",
+            "body": None,
+        },
+    ],
+    "notifications": [
+        {
+            "title": "Unread notifications",
+            "method": "GET",
+            "path": "/api/notifications?unread_only=true",
+            "body": None,
+        },
+        {
+            "title": "Leave a note for your team",
+            "method": "POST",
+            "path": "/api/notifications",
+            "body": {
+                "type": "deploy",
+                "title": "Staging refreshed",
+                "message": "snapshot snap_… is the new base",
+                "severity": "info",
+            },
+        },
+        {
+            "title": "Mark everything read",
+            "method": "POST",
+            "path": "/api/notifications/mark-all-read",
+            "body": None,
+        },
+    ],
+    "cleanup": [
+        {
+            "title": "Anything left to release?",
+            "method": "GET",
+            "path": "/api/cleanup/status",
+            "body": None,
+        },
+        {
+            "title": "What deleting a container released",
+            "method": "GET",
+            "path": "/api/containers/{container_id}/cleanup/tasks",
+            "body": None,
+        },
+        {
+            "title": "Force the cleanup of a stopped container and its own volumes",
+            "method": "POST",
+            "path": "/api/containers/{container_id}/cleanup/force",
+            "body": {"confirm": True, "remove_volumes": True},
+        },
+    ],
     "events": [
         {
             "title": "Watch one container (curl -N; resume with the Last-Event-ID header)",
@@ -319,6 +384,17 @@ CONCERN_RULES: Final = {
             "States: pending → ready (the port accepts connections) ↔ target_unreachable; "
             "expired after ttl_secs. The ingress answers 503 when the target is not reachable."
         ),
+    ],
+    "cleanup": [
+        (
+            "Deleting a container releases its resources in order: container (runtime state), "
+            "network, mounts, rootfs (its writable layer), logs (its state directory)."
+        ),
+        (
+            "A resource that could not be released is a failed task, retried every "
+            "QUILT_CLEANUP_RETRY_SECONDS up to max_attempts; a notification says so."
+        ),
+        "Forced cleanup needs confirm: true and a container that is not running (else 409).",
     ],
     "terminals": [
         (
@@ -453,7 +529,7 @@ async def examples(request: Request, concern: str, _caller: Caller) -> Response:
 
 
 @router.get("/{concern}/health", summary="Concern health")
-async def health(request: Request, concern: str, _caller: Caller) -> Response:
+async def health(request: Request, concern: str, caller: Caller) -> Response:
     """Whether the concern can take new work right now, from real probes."""
     p = platform(request)
     _concern(concern)
@@ -496,6 +572,11 @@ async def health(request: Request, concern: str, _caller: Caller) -> Response:
     if concern == "events":
         components.append(
             {"name": "stream", "ok": not p.tasks.closed, "detail": f"last event {p.events.last_id}"}
+        )
+    if concern == "cleanup":
+        failed = p.store.cleanup_tasks.counts(caller.tenant_id).get("failed", 0)
+        components.append(
+            {"name": "tasks", "ok": failed == 0, "detail": f"{failed} failed, retried"}
         )
     if concern == "operations":
         components.append(

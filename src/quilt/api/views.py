@@ -11,8 +11,11 @@ from quilt.domain.linx import TOKEN_PARAM as LINX_TOKEN
 from quilt.domain.records import rfc3339
 from quilt.wire import snapshots as wire_snapshots
 from quilt.wire import terminals as wire_terminals
+from quilt.wire.activity import ActivityEntry
+from quilt.wire.cleanup import CleanupTask
 from quilt.wire.common import Receipt
-from quilt.wire.containers import Checks, ContainerStatus, Readiness
+from quilt.wire.containers import Checks, ContainerStatus, Deleted, Readiness
+from quilt.wire.notifications import Notification
 from quilt.wire.operations import Operation, Phase
 from quilt.wire.services import Service
 from quilt.wire.volumes import FileEntry, Volume
@@ -22,7 +25,10 @@ if TYPE_CHECKING:
 
     from quilt.domain.readiness import Readiness as DomainReadiness
     from quilt.domain.records import (
+        ActivityRecord,
+        CleanupTaskRecord,
         ContainerRecord,
+        NotificationRecord,
         OperationRecord,
         ServiceRecord,
         SnapshotRecord,
@@ -284,4 +290,61 @@ def service(record: ServiceRecord, base: str, token: str) -> Service:
         created_at=int(record.created_at.timestamp()),
         updated_at=int(record.updated_at.timestamp()),
         expires_at=int(record.expires_at.timestamp()) if record.expires_at else None,
+    )
+
+
+def deleted(container_id: str, tasks: list[CleanupTaskRecord]) -> Deleted:
+    """A delete's answer: what could not be released yet is named."""
+    pending = [t.resource_type for t in tasks if t.status != "completed"]
+    if not pending:
+        return Deleted(container_id=container_id)
+    return Deleted(
+        container_id=container_id,
+        message="Container removed; some resources are released in the background",
+        cleanup_pending=pending,
+    )
+
+
+def activity_entry(record: ActivityRecord) -> ActivityEntry:
+    """One entry of activity."""
+    return ActivityEntry(
+        activity_id=record.activity_id,
+        type=record.type,
+        resource_type=record.resource_type,
+        resource_id=record.resource_id,
+        resource_name=record.resource_name,
+        message=record.message,
+        details=record.details,
+        created_at=rfc3339(record.created_at) or "",
+    )
+
+
+def notification(record: NotificationRecord) -> Notification:
+    """One notification."""
+    return Notification(
+        notification_id=record.notification_id,
+        type=record.type,
+        title=record.title,
+        message=record.message,
+        severity=record.severity,
+        resource_type=record.resource_type,
+        resource_id=record.resource_id,
+        read=record.read,
+        created_at=rfc3339(record.created_at) or "",
+        read_at=rfc3339(record.read_at),
+    )
+
+
+def cleanup_task(record: CleanupTaskRecord) -> CleanupTask:
+    """One cleanup task."""
+    return CleanupTask(
+        task_id=record.task_id,
+        container_id=record.container_id,
+        resource_type=record.resource_type,
+        status=record.status,
+        attempts=record.attempts,
+        bytes_freed=record.bytes_freed,
+        error_message=record.error_message,
+        created_at=rfc3339(record.created_at) or "",
+        updated_at=rfc3339(record.updated_at) or "",
     )

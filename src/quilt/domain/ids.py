@@ -66,3 +66,18 @@ def new_request_id() -> RequestId:
 def new_api_key_secret() -> str:
     """A new API key secret with the visible `quilt_sk_` prefix (256 bits of entropy)."""
     return f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+
+
+def new_activity_id() -> str:
+    """A fresh activity entry id, e.g. `act_…`."""
+    return f"act_{_token(8)}"
+
+
+def new_notification_id() -> str:
+    """A fresh notification id, e.g. `ntf_…`."""
+    return f"ntf_{_token(8)}"
+
+
+def new_cleanup_task_id() -> str:
+    """A fresh cleanup task id, e.g. `cln_…`."""
+    return f"cln_{_token(8)}"

@@ -156,3 +156,51 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass
+class ActivityRecord:
+    """One thing that happened to a tenant's resource (`container.started`, …)."""
+
+    activity_id: str
+    tenant_id: TenantId
+    type: str
+    resource_type: str
+    resource_id: str
+    message: str
+    created_at: datetime
+    resource_name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NotificationRecord:
+    """Something a tenant should be told about, read or not."""
+
+    notification_id: str
+    tenant_id: TenantId
+    type: str
+    title: str
+    message: str
+    severity: str
+    created_at: datetime
+    resource_type: str | None = None
+    resource_id: str | None = None
+    read: bool = False
+    read_at: datetime | None = None
+
+
+@dataclass
+class CleanupTaskRecord:
+    """One host resource of a container being released (`rootfs`, `network`, …)."""
+
+    task_id: str
+    tenant_id: TenantId
+    container_id: str
+    resource_type: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    bytes_freed: int | None = None
+    error_message: str | None = None

@@ -27,7 +27,9 @@ from quilt.node.interface import Launched, LaunchSpec, VolumeAttachment
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from quilt.domain.records import CleanupTaskRecord
     from quilt.drivers.runtime.cgroups import Usage
+    from quilt.engine.cleanup import Teardown
     from quilt.engine.operations import OperationContext, Operations
     from quilt.engine.tasks import Tasks
     from quilt.node.interface import LogLine, Node, Prepared
@@ -86,8 +88,10 @@ class Containers:
         operations: Operations,
         tasks: Tasks,
         host: HostFacts,
+        teardown: Teardown,
     ) -> None:
         self.settings = settings
+        self.teardown = teardown
         self.store = store
         self.node = node
         self.operations = operations
@@ -432,17 +436,26 @@ class Containers:
         """SIGKILL at once; answer once the container is stopped."""
         return await self._end(tenant_id, container_id, graceful=False)
 
-    async def delete(self, tenant_id: TenantId, container_id: str) -> ContainerId:
-        """Tear the container down completely and forget it."""
+    async def delete(
+        self, tenant_id: TenantId, container_id: str, *, only_if_ended: bool = False
+    ) -> list[CleanupTaskRecord]:
+        """Tear the container down completely and forget it; the cleanup tasks it took.
+
+        A resource that could not be released stays as a failed task the retrier takes up;
+        the container is forgotten either way. `only_if_ended` refuses (409) a container
+        that is running by the time the lock is held.
+        """
         record = self.get(tenant_id, container_id)
         async with self._locks[record.container_id]:
             record = self.get(tenant_id, container_id)
             if record.state in states.LIVE:
+                if only_if_ended:
+                    raise conflict(record, "clean up")
                 self.store.containers.update(record.container_id, stop_requested=True)
-            await self.node.remove(record.container_id)
+            tasks = await self.teardown.run(record)
             self.store.containers.delete(record.container_id)
         self._locks.pop(record.container_id, None)
-        return record.container_id
+        return tasks
 
     def submit_start(self, tenant_id: TenantId, container_id: str, kind: str) -> Any:
         """Run a stopped container again on its kept filesystem, as an operation."""

@@ -8,13 +8,16 @@ import time
 from typing import TYPE_CHECKING
 
 from quilt import logs
+from quilt.engine.activity import Activity
 from quilt.engine.api_keys import ApiKeys
 from quilt.engine.archives import Archives
+from quilt.engine.cleanup import Cleanup, Teardown
 from quilt.engine.containers import Containers, HostFacts
 from quilt.engine.events import Events
 from quilt.engine.exec import Exec
 from quilt.engine.forks import Forks
 from quilt.engine.network import Network
+from quilt.engine.notifications import Notifications
 from quilt.engine.operations import Operations
 from quilt.engine.services import Services, load_secret
 from quilt.engine.snapshots import Snapshots
@@ -40,16 +43,26 @@ class Platform:
         self.store.migrate()
         self.events = Events()
         self.events.watch(self.store)
+        self.notifications = Notifications(self.store, self.events)
+        self.activity = Activity(self.store, self.events, self.notifications)
         self.node = LocalNode(settings, self.store)
         self.tasks = Tasks()
         self.operations = Operations(self.store, self.tasks)
+        teardown = Teardown(self.store, self.node, self.activity)
         self.containers = Containers(
-            settings, self.store, self.node, self.operations, self.tasks, HostFacts.read()
+            settings,
+            self.store,
+            self.node,
+            self.operations,
+            self.tasks,
+            HostFacts.read(),
+            teardown,
         )
         self.network = Network(self.store, self.node.network, self.containers)
         self.services = Services(
             self.store,
             self.containers,
+            self.activity,
             load_secret(settings.data_dir / "linx.key"),
             token_ttl_seconds=settings.linx_token_ttl_seconds,
         )
@@ -62,6 +75,13 @@ class Platform:
         self.forks = Forks(self.node, self.containers, self.operations)
         self.volumes = Volumes(
             self.store, self.node, self.operations, file_limit_bytes=settings.file_limit_mb << 20
+        )
+        self.cleanup = Cleanup(
+            self.store,
+            teardown,
+            self.containers,
+            self.volumes,
+            retry_seconds=settings.cleanup_retry_seconds,
         )
         self.archives = Archives(
             self.node, self.operations, limit_bytes=settings.upload_limit_mb << 20
@@ -96,6 +116,7 @@ class Platform:
         self.tasks.spawn(
             self.services.run_prober(self.settings.services_probe_seconds), name="service probes"
         )
+        self.tasks.spawn(self.cleanup.run_retrier(), name="cleanup retries")
 
     async def close(self) -> None:
         """Stop background work and drain the warm pool; containers keep running.

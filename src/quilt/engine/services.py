@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from quilt import logs
 from quilt.domain import linx
+from quilt.domain.activity import service_happening
 from quilt.domain.ids import new_service_id
 from quilt.domain.records import ServiceRecord, now
 from quilt.domain.states import ContainerState
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from quilt.domain.ids import TenantId
     from quilt.domain.records import ContainerRecord
+    from quilt.engine.activity import Activity
     from quilt.engine.containers import Containers
     from quilt.store.store import Store
 
@@ -72,10 +74,17 @@ class Services:
     """Published services of every tenant, and the table the ingress reads."""
 
     def __init__(
-        self, store: Store, containers: Containers, secret: bytes, *, token_ttl_seconds: int
+        self,
+        store: Store,
+        containers: Containers,
+        activity: Activity,
+        secret: bytes,
+        *,
+        token_ttl_seconds: int,
     ) -> None:
         self.store = store
         self.containers = containers
+        self.activity = activity
         self.secret = secret
         self.token_ttl_seconds = token_ttl_seconds
         self._table: dict[str, ServiceRecord] = {s.service_id: s for s in store.services.list(None)}
@@ -144,6 +153,7 @@ class Services:
         )
         self.store.services.insert(service)
         self._table[service.service_id] = service
+        self._happened(service, "published", f"port {target_port}")
         return service
 
     def all(self) -> list[ServiceRecord]:
@@ -170,6 +180,7 @@ class Services:
         service = self.get(tenant_id, service_id)
         self.store.services.delete(service.service_id)
         self._table.pop(service.service_id, None)
+        self._happened(service, "deleted")
         return service.service_id
 
     def token(self, service: ServiceRecord) -> str:
@@ -247,6 +258,13 @@ class Services:
         self.store.services.update(service.service_id, status=status)
         self._table[service.service_id] = replace(service, status=status, updated_at=now())
         log.info("service.status", service_id=service.service_id, status=status)
+        self._happened(service, status)
+
+    def _happened(self, service: ServiceRecord, change: str, detail: str | None = None) -> None:
+        self.activity.record(
+            service.tenant_id,
+            service_happening(service.service_id, service.name, change, detail),
+        )
 
     def _container_changed(self, record: ContainerRecord, gone: bool) -> None:
         container_id = record.container_id
@@ -256,7 +274,9 @@ class Services:
             return
         self._hosts.pop(container_id, None)
         for service_id in self.store.services.delete_of(container_id):
-            self._table.pop(service_id, None)
+            service = self._table.pop(service_id, None)
+            if service is not None:
+                self._happened(service, "deleted", "its container was deleted")
 
 
 def _host(record: ContainerRecord) -> tuple[str | None, bool]:

@@ -209,14 +209,18 @@ class Volumes:
 
         async def work(ctx: OperationContext) -> dict[str, Any]:
             with ctx.phase("remove"):
-                # Row first: a crash in between leaves an orphan subvolume, not a dangling row.
-                self.store.volumes.delete(record.volume_id)
-                self.node.remove_volume(record.volume_id)
+                self.remove_now(record)
             return {"name": record.name, "volume_id": record.volume_id, "deleted": True}
 
         return self.operations.submit(
             tenant_id, "volumes.delete", work, target_type="volume", target_id=record.name
         )
+
+    def remove_now(self, record: VolumeRecord) -> None:
+        """Delete the volume's row and data (the caller has checked nothing attaches it)."""
+        # Row first: a crash in between leaves an orphan subvolume, not a dangling row.
+        self.store.volumes.delete(record.volume_id)
+        self.node.remove_volume(record.volume_id)
 
     def reconcile(self) -> list[str]:
         """Remove volume subvolumes no row explains (a crash mid-create or mid-delete)."""

@@ -8,7 +8,7 @@ The engine never runs a command or touches the kernel itself; it calls these met
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from quilt.drivers.runtime.minit import Event, ExecOutcome, Terminal
     from quilt.drivers.storage.files import Tree
     from quilt.node.network import HostNetwork
+
+
+# What a container holds on the host, in the order `remove` releases it.
+RESOURCES: Final = ("container", "network", "mounts", "rootfs", "logs")
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,11 @@ class Node(Protocol):
         ...
 
     async def remove(self, container_id: str) -> None:
-        """Tear everything of the container down (idempotent)."""
+        """Tear everything of the container down (idempotent); raise if something stayed."""
+        ...
+
+    async def release(self, container_id: str, resource: str) -> int | None:
+        """Release one of `RESOURCES` of the container (idempotent); the bytes it freed."""
         ...
 
     async def wait_exit(self, container_id: str) -> None:

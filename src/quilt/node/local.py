@@ -46,6 +46,7 @@ from quilt.errors import (
     ServiceUnavailable,
 )
 from quilt.node.interface import (
+    RESOURCES,
     Captured,
     ComponentHealth,
     Launched,
@@ -122,6 +123,16 @@ def _syncfs(path: Path) -> None:
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _tree_bytes(root: Path) -> int:
+    """Bytes the files under `root` hold (apparent sizes; 0 if it is gone)."""
+    total = 0
+    for top, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_size  # noqa: PTH118
+    return total
 
 
 async def _du(path: Path) -> int:
@@ -619,15 +630,48 @@ class LocalNode:
             await self.runtime.wait_exit(container_id, 10)
 
     async def remove(self, container_id: str) -> None:
-        """Tear everything of the container down; safe to call on half-made containers."""
+        """Tear everything of the container down; safe to call on half-made containers.
+
+        Every resource is released even when an earlier one fails; then the first failure
+        is raised.
+        """
+        failures = []
+        for kind in RESOURCES:
+            try:
+                await self.release(container_id, kind)
+            except HostError as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    async def release(self, container_id: str, resource: str) -> int | None:
+        """Release one resource of the container; the bytes freed where they are counted."""
         paths = self.layout.container(container_id)
-        await self.runtime.delete(container_id)
-        self.network.unwire(container_id)
-        overlay.unmount(paths.rootfs)
-        self.storage.delete_subvolume(self.layout.layer(container_id))
-        self.store.addresses.release(container_id)
-        paths.socket.unlink(missing_ok=True)
-        shutil.rmtree(paths.root, ignore_errors=True)
+        match resource:
+            case "container":
+                await self.runtime.delete(container_id)
+            case "network":
+                self.network.unwire(container_id)
+                self.store.addresses.release(container_id)
+            case "mounts":
+                overlay.unmount(paths.rootfs)
+            case "rootfs":
+                layer = self.layout.layer(container_id)
+                freed = await asyncio.to_thread(self.storage.usage_bytes, layer)
+                self.storage.delete_subvolume(layer)
+                return freed
+            case "logs":
+                paths.socket.unlink(missing_ok=True)
+                if overlay.is_mounted(paths.rootfs):
+                    raise HostError(f"{paths.rootfs} is still mounted; release mounts first")
+                freed = await asyncio.to_thread(_tree_bytes, paths.root)
+                shutil.rmtree(paths.root, ignore_errors=True)
+                if paths.root.exists():
+                    raise HostError(f"{paths.root} could not be removed")
+                return freed
+            case _:
+                raise ValueError(f"unknown resource {resource!r}")
+        return None
 
     async def wait_exit(self, container_id: str) -> None:
         """Return when the container's init has exited."""

@@ -136,6 +136,53 @@ operations = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
 )
 
+activity = Table(
+    "activity",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("activity_id", String(64), nullable=False, unique=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("type", String(64), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("resource_name", String(128), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", String(64), nullable=False, unique=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("type", String(64), nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("resource_type", String(32), nullable=True),
+    Column("resource_id", String(64), nullable=True),
+    Column("read", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=True),
+)
+
+cleanup_tasks = Table(
+    "cleanup_tasks",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False, index=True),
+    Column("container_id", String(64), nullable=False, index=True),
+    Column("resource_type", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("bytes_freed", BigInteger, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

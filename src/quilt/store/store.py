@@ -19,8 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from quilt.domain.ids import ContainerId, OperationId, SnapshotId, TenantId
 from quilt.domain.records import (
+    ActivityRecord,
     ApiKeyRecord,
+    CleanupTaskRecord,
     ContainerRecord,
+    NotificationRecord,
     OperationRecord,
     PhaseRecord,
     ServiceRecord,
@@ -76,6 +79,9 @@ class Store:
         self.volumes = Volumes(self.engine)
         self.services = Services(self.engine)
         self.api_keys = ApiKeys(self.engine)
+        self.activity = Activity(self.engine)
+        self.notifications = Notifications(self.engine)
+        self.cleanup_tasks = CleanupTasks(self.engine)
         self.meta = Meta(self.engine)
 
     def migrate(self) -> None:
@@ -636,6 +642,168 @@ class ApiKeys(_Repository):
                 .values(revoked_at=now())
             )
         return done.rowcount == 1
+
+
+def _keep_newest(conn: Connection, table: Any, tenant_id: TenantId, keep: int) -> None:
+    """Delete a tenant's rows of a `seq`-ordered table beyond the newest `keep`."""
+    c = table.c
+    cutoff = conn.execute(
+        select(c.seq).where(c.tenant_id == tenant_id).order_by(c.seq.desc()).offset(keep).limit(1)
+    ).scalar()
+    if cutoff is not None:
+        conn.execute(delete(table).where(c.tenant_id == tenant_id, c.seq <= cutoff))
+
+
+class Activity(_Repository):
+    """What happened to each tenant's resources, newest first; the newest `keep` are kept."""
+
+    keep = 10_000
+
+    def insert(self, record: ActivityRecord) -> None:
+        """Append one entry (and trim the tenant's oldest beyond `keep`, now and then)."""
+        with self.engine.begin() as conn:
+            seq = conn.execute(insert(schema.activity).values(**asdict(record))).lastrowid
+            if seq is not None and seq % 100 == 0:
+                _keep_newest(conn, schema.activity, record.tenant_id, self.keep)
+
+    def list(self, tenant_id: TenantId, limit: int) -> list[ActivityRecord]:
+        """A tenant's newest entries."""
+        c = schema.activity.c
+        query = (
+            select(schema.activity)
+            .where(c.tenant_id == tenant_id)
+            .order_by(c.seq.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            ActivityRecord(**{k: v for k, v in _with_utc(r, "created_at").items() if k != "seq"})
+            for r in rows
+        ]
+
+
+def _notification(row: RowMapping) -> NotificationRecord:
+    values = _with_utc(row, "created_at", "read_at")
+    values.pop("seq")
+    return NotificationRecord(**values)
+
+
+class Notifications(_Repository):
+    """What each tenant should be told, read or not; the newest `keep` are kept."""
+
+    keep = 1_000
+
+    def insert(self, record: NotificationRecord) -> None:
+        """Store one notification (and trim the tenant's oldest beyond `keep`)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(schema.notifications).values(**asdict(record)))
+            _keep_newest(conn, schema.notifications, record.tenant_id, self.keep)
+
+    def list(
+        self, tenant_id: TenantId, *, unread_only: bool = False, limit: int | None = None
+    ) -> list[NotificationRecord]:
+        """A tenant's notifications, newest first."""
+        c = schema.notifications.c
+        query = (
+            select(schema.notifications)
+            .where(c.tenant_id == tenant_id)
+            .order_by(c.seq.desc())
+            .limit(limit)
+        )
+        if unread_only:
+            query = query.where(c.read.is_(False))
+        with self.engine.connect() as conn:
+            return [_notification(r) for r in conn.execute(query).mappings()]
+
+    def unread(self, tenant_id: TenantId) -> int:
+        """How many of a tenant's notifications are unread."""
+        c = schema.notifications.c
+        query = select(func.count()).where(c.tenant_id == tenant_id, c.read.is_(False))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def mark_read(self, tenant_id: TenantId, notification_id: str | None) -> int:
+        """Mark one (or, with None, every) unread notification of a tenant read; say how many."""
+        c = schema.notifications.c
+        query = (
+            update(schema.notifications)
+            .where(c.tenant_id == tenant_id, c.read.is_(False))
+            .values(read=True, read_at=now())
+        )
+        if notification_id is not None:
+            query = query.where(c.notification_id == notification_id)
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount
+
+    def get(self, tenant_id: TenantId, notification_id: str) -> NotificationRecord | None:
+        """One notification of a tenant."""
+        c = schema.notifications.c
+        query = select(schema.notifications).where(
+            c.tenant_id == tenant_id, c.notification_id == notification_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _notification(row) if row else None
+
+
+def _cleanup_task(row: RowMapping) -> CleanupTaskRecord:
+    return CleanupTaskRecord(**_with_utc(row, "created_at", "updated_at"))
+
+
+class CleanupTasks(_Repository):
+    """The host resources each deleted container released, or still has to."""
+
+    def insert_many(self, records: Iterable[CleanupTaskRecord]) -> None:
+        """Store new tasks in one transaction."""
+        rows = [asdict(r) for r in records]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(schema.cleanup_tasks), rows)
+
+    def update(self, task_id: str, **values: Any) -> None:
+        """Change some fields; `updated_at` moves with them."""
+        c = schema.cleanup_tasks.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.cleanup_tasks)
+                .where(c.task_id == task_id)
+                .values(**values, updated_at=now())
+            )
+
+    def list(
+        self,
+        tenant_id: TenantId | None,
+        *,
+        container_id: str | None = None,
+        statuses: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[CleanupTaskRecord]:
+        """Tasks, newest first: of a tenant (every tenant's when None), a container, states."""
+        c = schema.cleanup_tasks.c
+        query = select(schema.cleanup_tasks).order_by(c.created_at.desc(), c.task_id).limit(limit)
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
+        if container_id is not None:
+            query = query.where(c.container_id == container_id)
+        if statuses is not None:
+            query = query.where(c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return [_cleanup_task(r) for r in conn.execute(query).mappings()]
+
+    def counts(self, tenant_id: TenantId) -> dict[str, int]:
+        """How many of a tenant's tasks are in each status."""
+        c = schema.cleanup_tasks.c
+        query = select(c.status, func.count()).where(c.tenant_id == tenant_id).group_by(c.status)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query).all()}
+
+    def freed(self, tenant_id: TenantId) -> int:
+        """Bytes a tenant's completed tasks released in all."""
+        c = schema.cleanup_tasks.c
+        query = select(func.coalesce(func.sum(c.bytes_freed), 0)).where(c.tenant_id == tenant_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
 
 class Meta(_Repository):

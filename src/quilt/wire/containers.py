@@ -123,6 +123,10 @@ class Deleted(BaseModel):
     success: bool = True
     container_id: str
     message: str = "Container removed successfully"
+    cleanup_pending: list[str] = Field(
+        default_factory=list,
+        description="resources not yet released; retried in the background (see /cleanup/tasks)",
+    )
 
 
 class Metrics(BaseModel):
