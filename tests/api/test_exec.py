@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helpers import create
+from helpers import create, run
 
 pytestmark = [pytest.mark.anyio, pytest.mark.host]
 
@@ -226,3 +226,26 @@ async def test_stream_refuses_bad_requests_before_streaming(api: Any) -> None:
         response = await api.client.post(f"/api/containers/{target}/stream", json=body)
         assert response.status_code == status, response.text
         assert response.json()["error_code"]
+
+
+async def test_exec_results_are_also_legacy_jobs(api: Any) -> None:
+    """An exec answers inline and names a finished job the legacy /jobs routes can read back."""
+    cid = (await create(api, name="legacy-jobs"))["container_id"]
+    ok = await run(api, cid, "sh", "-c", "echo job-ok")
+    bad = await run(api, cid, "sh", "-c", "echo oops >&2; exit 4")
+    assert ok["status"] == "completed"
+    assert ok["status_url"] == f"/api/containers/{cid}/jobs/{ok['job_id']}"
+    assert bad["status"] == "failed"
+
+    job = (await api.client.get(ok["status_url"], params={"include_output": "true"})).json()
+    assert (job["status"], job["exit_code"], job["stdout"]) == ("completed", 0, "job-ok\n")
+    assert job["command"] == ["sh", "-c", "echo job-ok"]
+    failed = (await api.client.get(bad["status_url"])).json()
+    assert (failed["status"], failed["exit_code"], failed["stderr"]) == ("failed", 4, "oops\n")
+    listed = (await api.client.get(f"/api/containers/{cid}/jobs")).json()
+    assert [j["job_id"] for j in listed["jobs"]] == [bad["job_id"], ok["job_id"]]
+    assert listed["jobs"][0]["stdout"] is None
+    assert (await api.other.get(ok["status_url"])).status_code == 404
+    missing = await api.client.get(f"/api/containers/{cid}/jobs/job_missing")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "NOT_FOUND"

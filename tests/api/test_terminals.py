@@ -272,3 +272,17 @@ async def test_quilt_shell_on_a_local_terminal_follows_its_size(api: Any, live: 
             proc.kill()
             await proc.wait()
         os.close(master)
+
+
+async def test_input_sent_before_ready_is_not_lost(api: Any, live: Any) -> None:
+    """Bytes and a resize sent right after the upgrade, before `ready`, reach the new shell."""
+    cid = (await create(api, name="term-early"))["container_id"]
+    url = f"{ws_base(live)}/ws/terminal/attach?container_id={cid}&cols=80&rows=24&token={API_KEY}"
+    async with connect(url, subprotocols=["terminal"]) as ws:
+        await ws.send(json.dumps({"type": "resize", "cols": 101, "rows": 33}))
+        await ws.send(b"stty size; echo early-$((20+22))\n")
+        assert (await control(ws, "ready"))["type"] == "ready"
+        seen = await read_until(ws, b"early-42")
+        assert b"33 101" in seen
+        await ws.send(b"exit\n")
+        await control(ws, "exit")

@@ -12,10 +12,15 @@ from fastapi.responses import StreamingResponse
 
 from quilt.api.auth import Caller, platform
 from quilt.domain.output import render
+from quilt.domain.records import rfc3339
 from quilt.drivers.runtime.minit import Exited, Failed, MinitUnavailable, Output
+from quilt.engine.exec import JOB_OUTPUT_KEPT
+from quilt.engine.exec import Job as LegacyJob
 from quilt.wire.exec import (
     ExecRequest,
     ExecResult,
+    Job,
+    JobList,
     ProcessInfo,
     ProcessList,
     Signalled,
@@ -34,7 +39,7 @@ router = APIRouter(prefix="/api/containers", tags=["exec"])
 async def run(request: Request, container_id: str, body: ExecRequest, caller: Caller) -> ExecResult:
     """Run `command` (argv) to completion and return its output inline; non-zero exit is 200."""
     p = platform(request)
-    outcome = await p.exec.run(
+    job = await p.exec.run(
         caller.tenant_id,
         container_id,
         body.command,
@@ -42,6 +47,7 @@ async def run(request: Request, container_id: str, body: ExecRequest, caller: Ca
         timeout_ms=body.timeout_ms,
         environment=body.environment,
     )
+    outcome = job.outcome
     limit = p.exec.output_limit
     return ExecResult(
         container_id=container_id,
@@ -52,7 +58,54 @@ async def run(request: Request, container_id: str, body: ExecRequest, caller: Ca
         timed_out=outcome.timed_out,
         stdout_truncated=outcome.stdout_truncated,
         stderr_truncated=outcome.stderr_truncated,
+        job_id=job.job_id,
+        status=job.status,
+        status_url=f"/api/containers/{container_id}/jobs/{job.job_id}",
     )
+
+
+def _job(job: LegacyJob, *, include_output: bool, limit: int) -> Job:
+    outcome = job.outcome
+    return Job(
+        job_id=job.job_id,
+        container_id=job.container_id,
+        command=list(job.command),
+        status=job.status,
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        execution_time_ms=round(outcome.duration_ms),
+        started_at=rfc3339(job.started_at) or "",
+        completed_at=rfc3339(job.completed_at) or "",
+        stdout=render(outcome.stdout, truncated=outcome.stdout_truncated, limit=limit)
+        if include_output
+        else None,
+        stderr=render(outcome.stderr, truncated=outcome.stderr_truncated, limit=limit)
+        if include_output
+        else None,
+    )
+
+
+@router.get("/{container_id}/jobs", response_model=JobList, summary="Recent execs (legacy jobs)")
+async def jobs(request: Request, container_id: str, caller: Caller) -> JobList:
+    """The container's last execs as finished jobs, newest first, without their output.
+
+    Exec is synchronous; this read-only view is kept for clients of the job era.
+    """
+    p = platform(request)
+    found = p.exec.jobs(caller.tenant_id, container_id)
+    return JobList(
+        container_id=container_id,
+        jobs=[_job(j, include_output=False, limit=JOB_OUTPUT_KEPT) for j in found],
+    )
+
+
+@router.get("/{container_id}/jobs/{job_id}", response_model=Job, summary="One exec (legacy job)")
+async def job(
+    request: Request, container_id: str, job_id: str, caller: Caller, include_output: bool = True
+) -> Job:
+    """A finished exec by its `job_id` (from the exec result), with its output (64 KiB kept)."""
+    found = platform(request).exec.job(caller.tenant_id, container_id, job_id)
+    return _job(found, include_output=include_output, limit=JOB_OUTPUT_KEPT)
 
 
 @router.get("/{container_id}/processes", response_model=ProcessList, summary="List processes")

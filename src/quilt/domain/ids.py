@@ -81,3 +81,8 @@ def new_notification_id() -> str:
 def new_cleanup_task_id() -> str:
     """A fresh cleanup task id, e.g. `cln_…`."""
     return f"cln_{_token(8)}"
+
+
+def new_job_id() -> str:
+    """A fresh (legacy) exec job id, e.g. `job_…`."""
+    return f"job_{_token(8)}"

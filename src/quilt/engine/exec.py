@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import errno
 import signal
-from typing import TYPE_CHECKING
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
 
 from quilt.domain import states, validation
+from quilt.domain.ids import new_job_id
+from quilt.domain.records import now
 from quilt.drivers.runtime.minit import Failed, MinitUnavailable, Started
 from quilt.engine.containers import conflict
 from quilt.errors import BadRequest, NotFound, QuiltError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
+    from datetime import datetime
 
     from quilt.domain.ids import TenantId
     from quilt.domain.records import ContainerRecord
@@ -38,6 +43,30 @@ def parse_signal(name: str) -> signal.Signals:
         ) from exc
 
 
+# Legacy exec jobs: how many finished execs each container remembers, and how much output.
+JOBS_KEPT: Final = 32
+JOB_OUTPUT_KEPT: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Job:
+    """A finished exec, remembered for the legacy `/jobs` routes older clients poll."""
+
+    job_id: str
+    container_id: str
+    command: tuple[str, ...]
+    outcome: ExecOutcome
+    started_at: datetime
+    completed_at: datetime
+
+    @property
+    def status(self) -> str:
+        """`completed` (exit 0), `failed` (another exit code) or `timed_out`."""
+        if self.outcome.timed_out:
+            return "timed_out"
+        return "completed" if self.outcome.exit_code == 0 else "failed"
+
+
 class Exec:
     """The exec concern."""
 
@@ -47,6 +76,12 @@ class Exec:
         self.containers = containers
         self.output_limit = output_limit
         self.default_timeout_ms = default_timeout_ms
+        self._jobs: dict[str, deque[Job]] = {}
+        containers.store.containers.watchers.append(self._forget)
+
+    def _forget(self, record: ContainerRecord, gone: bool) -> None:
+        if gone:
+            self._jobs.pop(record.container_id, None)
 
     def _prepare(
         self,
@@ -120,14 +155,15 @@ class Exec:
         workdir: str | None,
         timeout_ms: int | None,
         environment: Mapping[str, str],
-    ) -> ExecOutcome:
-        """Run `command` to completion inside the container and return its outcome."""
+    ) -> Job:
+        """Run `command` to completion inside the container; its outcome, as a job."""
         record, argv, env, cwd = self._prepare(
             tenant_id, container_id, command, workdir, environment, "workdir"
         )
         timeout = timeout_ms or self.default_timeout_ms
+        started = now()
         try:
-            return await self.containers.node.exec(
+            outcome = await self.containers.node.exec(
                 record.container_id,
                 argv,
                 env,
@@ -137,6 +173,32 @@ class Exec:
             )
         except MinitUnavailable as exc:
             raise self._unavailable(tenant_id, container_id) from exc
+        job = Job(new_job_id(), record.container_id, argv, outcome, started, now())
+        kept = replace(
+            outcome,
+            stdout=outcome.stdout[:JOB_OUTPUT_KEPT],
+            stderr=outcome.stderr[:JOB_OUTPUT_KEPT],
+            stdout_truncated=outcome.stdout_truncated or len(outcome.stdout) > JOB_OUTPUT_KEPT,
+            stderr_truncated=outcome.stderr_truncated or len(outcome.stderr) > JOB_OUTPUT_KEPT,
+        )
+        jobs = self._jobs.setdefault(record.container_id, deque(maxlen=JOBS_KEPT))
+        jobs.append(replace(job, outcome=kept))
+        return job
+
+    def jobs(self, tenant_id: TenantId, container_id: str) -> list[Job]:
+        """The container's remembered execs, newest first."""
+        record = self.containers.get(tenant_id, container_id)
+        return list(reversed(self._jobs.get(record.container_id, ())))
+
+    def job(self, tenant_id: TenantId, container_id: str, job_id: str) -> Job:
+        """One remembered exec of the container."""
+        for job in self.jobs(tenant_id, container_id):
+            if job.job_id == job_id:
+                return job
+        raise NotFound(
+            f"job {job_id} does not exist in container {container_id}",
+            hint=f"a container remembers its last {JOBS_KEPT} execs",
+        )
 
     def processes(self, tenant_id: TenantId, container_id: str) -> list[ProcessEntry]:
         """The container's processes (empty when it is not running)."""

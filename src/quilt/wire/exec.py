@@ -31,6 +31,34 @@ class ExecResult(BaseModel):
     timed_out: bool
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    job_id: str | None = Field(
+        default=None, description="legacy: the finished job, for clients that poll /jobs"
+    )
+    status: str | None = Field(default=None, description="legacy job status")
+    status_url: str | None = Field(default=None, description="legacy: the job's URL")
+
+
+class Job(BaseModel):
+    """A finished exec, as the legacy `/jobs` routes show it."""
+
+    job_id: str
+    container_id: str
+    command: list[str]
+    status: str = Field(description="completed (exit 0), failed (another exit code), timed_out")
+    exit_code: int
+    timed_out: bool
+    execution_time_ms: int
+    started_at: str
+    completed_at: str
+    stdout: str | None = Field(default=None, description="with include_output=true")
+    stderr: str | None = None
+
+
+class JobList(BaseModel):
+    """`GET /api/containers/<id>/jobs`: newest first."""
+
+    container_id: str
+    jobs: list[Job]
 
 
 class ProcessInfo(BaseModel):
