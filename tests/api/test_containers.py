@@ -138,6 +138,16 @@ async def test_by_name_resolves_and_rename_accepts_both_fields(api: Any) -> None
     assert (await api.client.get("/api/containers/by-name/before")).status_code == 404
 
 
+async def test_routes_take_a_container_name_where_an_id_goes(api: Any) -> None:
+    """`/api/containers/<name>/…` finds the tenant's container of that name; others' stay hidden."""
+    cid = (await create(api, name="by-handle"))["container_id"]
+    detail = await api.client.get("/api/containers/by-handle")
+    assert detail.json()["container_id"] == cid
+    ran = await api.client.post("/api/containers/by-handle/exec", json={"command": ["hostname"]})
+    assert ran.json()["exit_code"] == 0
+    assert (await api.other.get("/api/containers/by-handle")).status_code == 404
+
+
 async def test_duplicate_name_is_conflict_and_leaves_nothing(api: Any) -> None:
     """A second container with a taken name is refused with 409 and creates nothing."""
     await create(api, name="twin")

@@ -299,3 +299,21 @@ async def test_included_volumes_travel_with_the_snapshot(api: Any) -> None:
     assert forked["status"] == "succeeded", forked
     child = forked["result"]["container_id"]
     assert (await run(api, child, "cat", "/etc/sub/note"))["stdout"] == "later\n"
+
+
+async def test_the_snapshot_receipt_names_the_snapshot(api: Any) -> None:
+    """A quick capture's 202 receipt also carries the snapshot, ready to read and pin at once."""
+    cid = (await create(api, name="snap-receipt"))["container_id"]
+    response = await api.client.post(f"/api/containers/{cid}/snapshot", json={}, headers=TENANT)
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert receipt["status"] == "succeeded"
+    assert receipt["status_url"] == f"/api/operations/{receipt['operation_id']}"
+    assert receipt["source_container_id"] == cid
+    assert receipt["source_container_name"] == "snap-receipt"
+    pinned = await api.client.post(f"/api/snapshots/{receipt['snapshot_id']}/pin", headers=TENANT)
+    assert pinned.status_code == 200, pinned.text
+    unpinned = await api.client.post(
+        f"/api/snapshots/{receipt['snapshot_id']}/unpin", headers=TENANT
+    )
+    assert unpinned.status_code == 200

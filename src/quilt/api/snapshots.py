@@ -5,9 +5,10 @@ Every route here requires `X-Tenant-Id` equal to the caller's tenant (quilt-api 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from quilt.api import views
 from quilt.api.auth import TenantCaller, platform
@@ -26,6 +27,8 @@ from quilt.wire.snapshots import (
 )
 
 router = APIRouter(tags=["snapshots"])
+
+RECEIPT_WAIT_SECONDS: Final = 2.0
 
 
 def capture_options(body: CaptureRequest) -> CaptureOptions:
@@ -47,14 +50,23 @@ async def take(
     request: Request, container_id: str, body: SnapshotRequest, caller: TenantCaller
 ) -> Any:
     """Capture the container's filesystem changes; it keeps running (paused only to capture)."""
-    op = platform(request).snapshots.submit(
+    p = platform(request)
+    op = p.snapshots.submit(
         caller.tenant_id,
         container_id,
         capture_options(body),
         labels=body.labels,
         ttl_seconds=body.ttl_seconds,
     )
-    return views.accepted(op)
+    # A capture takes milliseconds: wait a little so the receipt can name the snapshot too
+    # (clients read snapshot_id straight from it); past the wait, it is a plain receipt.
+    op = await p.operations.settle(op, RECEIPT_WAIT_SECONDS)
+    snapshot_id = (op.result or {}).get("snapshot_id")
+    if snapshot_id is None:
+        return views.accepted(op)
+    found = p.snapshots.get(caller.tenant_id, snapshot_id)
+    body_out = {**views.snapshot(found).model_dump(), **views.receipt(op).model_dump()}
+    return JSONResponse({**body_out, "status": op.status.value}, status_code=202)
 
 
 @router.get("/api/snapshots", response_model=SnapshotList, summary="List snapshots")

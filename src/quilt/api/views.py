@@ -91,6 +91,7 @@ def container(record: ContainerRecord, readiness: DomainReadiness) -> ContainerS
         labels=record.labels,
         exec_ready=readiness.exec_ready,
         network_ready=readiness.network_ready,
+        gui_ready=readiness.gui_ready,
         checks=checks(readiness),
     )
 
@@ -102,6 +103,7 @@ def ready(record: ContainerRecord, readiness: DomainReadiness) -> Readiness:
         state=record.state.value,
         exec_ready=readiness.exec_ready,
         network_ready=readiness.network_ready,
+        gui_ready=readiness.gui_ready,
         checks=checks(readiness),
     )
 

@@ -106,8 +106,14 @@ class Containers:
     # -- reading -----------------------------------------------------------------------
 
     def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord:
-        """One of the tenant's containers (another tenant's is simply not found)."""
+        """One of the tenant's containers, by id or else by name (another tenant's: not found).
+
+        Routes take `<id>`; clients that pass a container's name there (the TypeScript SDK's
+        identifiers, `quilt containers get web`) find it too.
+        """
         record = self.store.containers.get(tenant_id, container_id)
+        if record is None:
+            record = self.store.containers.by_name(tenant_id, container_id)
         if record is None:
             raise NotFound(f"container {container_id} does not exist")
         return record

@@ -79,6 +79,7 @@ class Operations:
     def __init__(self, store: Store, tasks: Tasks) -> None:
         self.store = store
         self.tasks = tasks
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     def submit(
         self,
@@ -102,8 +103,18 @@ class Operations:
             target_resource_id=target_id,
         )
         self.store.operations.insert(record)
-        self.tasks.spawn(self._run(record, work), name=f"operation {record.operation_id}")
+        task = self.tasks.spawn(self._run(record, work), name=f"operation {record.operation_id}")
+        self._running[record.operation_id] = task
+        task.add_done_callback(lambda _: self._running.pop(record.operation_id, None))
         return record
+
+    async def settle(self, record: OperationRecord, timeout: float) -> OperationRecord:
+        """The operation once it is finished, or as it is after `timeout` seconds."""
+        task = self._running.get(record.operation_id)
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+        return self.get(record.tenant_id, record.operation_id)
 
     async def _run(
         self,

@@ -66,6 +66,7 @@ class Readiness(BaseModel):
     state: str
     exec_ready: bool
     network_ready: bool
+    gui_ready: bool | None = Field(default=None, description="null: the image has no GUI")
     checks: Checks
 
 
@@ -91,6 +92,7 @@ class ContainerStatus(BaseModel):
     labels: dict[str, str]
     exec_ready: bool
     network_ready: bool
+    gui_ready: bool | None = Field(default=None, description="null: the image has no GUI")
     checks: Checks
 
 
