@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     services_probe_seconds: float = Field(
         default=2.0, gt=0, description="how often published services' ports are probed"
     )
+    tenant_header: Literal["required", "optional"] = Field(
+        default="required",
+        description="X-Tenant-Id on snapshot and fork routes: required (the contract), or "
+        "optional (missing means the caller's tenant, for clients that never send it)",
+    )
+    file_read_default: Literal["raw", "json"] = Field(
+        default="raw",
+        description="what a volume file read answers a client that accepts anything (*/*): "
+        "raw bytes (the contract), or the older JSON {content: base64} older SDKs parse",
+    )
     cleanup_retry_seconds: float = Field(
         default=60.0, gt=0, description="how often resources a delete could not release are retried"
     )

@@ -317,3 +317,18 @@ async def test_the_snapshot_receipt_names_the_snapshot(api: Any) -> None:
         f"/api/snapshots/{receipt['snapshot_id']}/unpin", headers=TENANT
     )
     assert unpinned.status_code == 200
+
+
+async def test_an_optional_tenant_header_defaults_to_the_caller(api: Any, monkeypatch: Any) -> None:
+    """With tenant_header optional, a missing X-Tenant-Id means the caller's; a wrong one is 403."""
+    cid = (await create(api, name="snap-no-header"))["container_id"]
+    url = f"/api/containers/{cid}/snapshot"
+    refused = await api.client.post(url, json={})
+    assert refused.status_code == 400
+    assert refused.json()["details"]["expected"] == ["X-Tenant-Id: <your tenant id>"]
+    monkeypatch.setattr(api.platform.settings, "tenant_header", "optional")
+    taken = await api.client.post(url, json={})
+    assert taken.status_code == 202, taken.text
+    assert (await wait_operation(api, taken.json()["status_url"]))["status"] == "succeeded"
+    wrong = await api.client.post(url, json={}, headers={"X-Tenant-Id": "ten_other"})
+    assert wrong.status_code == 403

@@ -148,6 +148,27 @@ async def test_files_write_list_read_and_delete(api: Any) -> None:
     assert read.headers["x-quilt-file-size"] == "6"
     encoded = await api.client.get("/api/volumes/files/files/docs%2Fnotes.txt")
     assert encoded.content == b"hello\xff"
+    as_json = await api.client.get(
+        "/api/volumes/files/files/docs/notes.txt", headers={"Accept": "application/json"}
+    )
+    assert as_json.json() == {
+        "path": "/docs/notes.txt",
+        "size": 6,
+        "mode": "0640",
+        "content": base64.b64encode(b"hello\xff").decode(),
+        "encoding": "base64",
+    }
+    api.platform.settings.file_read_default = "json"
+    try:
+        legacy = await api.client.get("/api/volumes/files/files/docs/notes.txt")
+        raw = await api.client.get(
+            "/api/volumes/files/files/docs/notes.txt",
+            headers={"Accept": "application/octet-stream"},
+        )
+    finally:
+        api.platform.settings.file_read_default = "raw"
+    assert legacy.json()["content"] == as_json.json()["content"]
+    assert raw.content == b"hello\xff"
     cid = (await create(api, name="reader", volumes=["files:/data"]))["container_id"]
     seen = await run(api, cid, "stat", "-c", "%a %s", "/data/docs/notes.txt")
     assert seen["stdout"] == "640 6\n"

@@ -46,13 +46,17 @@ async def tenant_scoped(request: Request, caller: Caller) -> Principal:
     """The caller, on routes that also require `X-Tenant-Id` equal to the caller's tenant.
 
     Snapshot, clone, pin and fork routes insist on it: a missing header is a 400 and a
-    different tenant a 403, checked before the body is looked at.
+    different tenant a 403, checked before the body is looked at. With
+    `QUILT_TENANT_HEADER=optional` a missing header means the caller's tenant (for clients
+    that never send it); a different tenant is still a 403.
     """
     claimed = request.headers.get("x-tenant-id", "").strip()
     if not claimed:
+        if request.app.state.platform.settings.tenant_header == "optional":
+            return caller
         raise BadRequest(
             "the X-Tenant-Id header is required on snapshot and fork routes",
-            details={"expected": "X-Tenant-Id: <your tenant id>"},
+            details={"expected": ["X-Tenant-Id: <your tenant id>"]},
             hint=f"send X-Tenant-Id: {caller.tenant_id}",
         )
     if claimed != caller.tenant_id:

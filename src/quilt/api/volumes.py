@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from quilt.api import views
 from quilt.api.auth import Caller, platform
 from quilt.domain.files import file_mode
-from quilt.errors import BadRequest
+from quilt.errors import BadRequest, PayloadTooLarge
 from quilt.wire.common import ARCHIVE_BODY, Receipt
 from quilt.wire.volumes import (
     Attachment,
@@ -156,6 +156,14 @@ def _file_headers(entry: Entry) -> dict[str, str]:
     }
 
 
+def _wants_json(accept: str, *, legacy: bool) -> bool:
+    """Whether `Accept` asks for JSON rather than raw bytes (`*/*`: JSON only if `legacy`)."""
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "application/octet-stream" in kinds:
+        return False
+    return "application/json" in kinds or (legacy and kinds <= {"*/*", ""})
+
+
 def _chunks(fd: int) -> Iterator[bytes]:
     try:
         while chunk := os.read(fd, CHUNK):
@@ -174,6 +182,28 @@ async def read_file(request: Request, name: str, path: str, caller: Caller) -> R
     """The file's raw bytes; its path, size, mode and time in `X-Quilt-File-*` headers."""
     fd, entry = platform(request).volumes.open_file(caller.tenant_id, name, path)
     headers = _file_headers(entry)
+    legacy = platform(request).settings.file_read_default == "json"
+    if _wants_json(request.headers.get("accept", ""), legacy=legacy):
+        # The older JSON shape, for a client that asks for JSON by name: base64 content.
+        try:
+            data = os.read(fd, INLINE_LIMIT + 1)
+        finally:
+            os.close(fd)
+        if len(data) > INLINE_LIMIT:
+            raise PayloadTooLarge(
+                f"files over {INLINE_LIMIT} bytes are read raw, not as JSON",
+                details={"size": entry.size},
+                hint="send Accept: application/octet-stream (or */*) for the raw bytes",
+            )
+        return JSONResponse(
+            {
+                "path": entry.path,
+                "size": entry.size,
+                "mode": f"{entry.mode:04o}",
+                "content": base64.b64encode(data).decode(),
+                "encoding": "base64",
+            }
+        )
     if entry.size > INLINE_LIMIT:
         return StreamingResponse(
             _chunks(fd), media_type="application/octet-stream", headers=headers
