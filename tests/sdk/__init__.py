@@ -1,0 +1,1 @@
+"""Tests of the Python SDK (a package, so its conftest does not shadow tests/conftest)."""
