@@ -52,7 +52,7 @@ async def tenant_scoped(request: Request, caller: Caller) -> Principal:
     """
     claimed = request.headers.get("x-tenant-id", "").strip()
     if not claimed:
-        if request.app.state.platform.settings.tenant_header == "optional":
+        if platform(request).settings.tenant_header == "optional":
             return caller
         raise BadRequest(
             "the X-Tenant-Id header is required on snapshot and fork routes",

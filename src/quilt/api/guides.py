@@ -574,7 +574,7 @@ async def health(request: Request, concern: str, caller: Caller) -> Response:
             {"name": "stream", "ok": not p.tasks.closed, "detail": f"last event {p.events.last_id}"}
         )
     if concern == "cleanup":
-        failed = p.store.cleanup_tasks.counts(caller.tenant_id).get("failed", 0)
+        failed = p.cleanup.status(caller.tenant_id)["failed"]
         components.append(
             {"name": "tasks", "ok": failed == 0, "detail": f"{failed} failed, retried"}
         )

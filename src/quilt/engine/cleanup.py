@@ -11,6 +11,7 @@ Forced cleanup does the same to a container that has stopped, on an explicit con
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from quilt import logs
@@ -85,7 +86,7 @@ class Teardown:
         self.store.cleanup_tasks.update(task.task_id, **values)
         if error and task.attempts + 1 >= MAX_ATTEMPTS:
             self._report_failure(task.tenant_id, task.container_id, [task], gave_up=True)
-        return CleanupTaskRecord(**{**task.__dict__, **values, "updated_at": now()})
+        return replace(task, **values, updated_at=now())
 
     async def _release(self, container_id: str, resource: str) -> tuple[int | None, str | None]:
         try:

@@ -36,7 +36,7 @@ from quilt.drivers.storage import overlay
 from quilt.drivers.storage.files import Tree
 from quilt.drivers.storage.images import Image, ImageStore
 from quilt.drivers.storage.paths import make_dirs_inside
-from quilt.drivers.storage.pool import StoragePool
+from quilt.drivers.storage.pool import StoragePool, allocated_bytes
 from quilt.errors import (
     CapacityFull,
     Conflict,
@@ -123,16 +123,6 @@ def _syncfs(path: Path) -> None:
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _tree_bytes(root: Path) -> int:
-    """Bytes the files under `root` hold (apparent sizes; 0 if it is gone)."""
-    total = 0
-    for top, _, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(top, name)).st_size  # noqa: PTH118
-    return total
 
 
 async def _du(path: Path) -> int:
@@ -664,7 +654,7 @@ class LocalNode:
                 paths.socket.unlink(missing_ok=True)
                 if overlay.is_mounted(paths.rootfs):
                     raise HostError(f"{paths.rootfs} is still mounted; release mounts first")
-                freed = await asyncio.to_thread(_tree_bytes, paths.root)
+                freed = await asyncio.to_thread(allocated_bytes, paths.root)
                 shutil.rmtree(paths.root, ignore_errors=True)
                 if paths.root.exists():
                     raise HostError(f"{paths.root} could not be removed")

@@ -644,14 +644,31 @@ class ApiKeys(_Repository):
         return done.rowcount == 1
 
 
-def _keep_newest(conn: Connection, table: Any, tenant_id: TenantId, keep: int) -> None:
-    """Delete a tenant's rows of a `seq`-ordered table beyond the newest `keep`."""
-    c = table.c
-    cutoff = conn.execute(
-        select(c.seq).where(c.tenant_id == tenant_id).order_by(c.seq.desc()).offset(keep).limit(1)
-    ).scalar()
-    if cutoff is not None:
-        conn.execute(delete(table).where(c.tenant_id == tenant_id, c.seq <= cutoff))
+def _append(
+    engine: Engine, table: Any, record: ActivityRecord | NotificationRecord, keep: int
+) -> None:
+    """Insert a row into a `seq`-ordered feed; every 100th row, drop the tenant's beyond `keep`."""
+    with engine.begin() as conn:
+        seq = conn.execute(insert(table).values(**asdict(record))).lastrowid
+        if seq is None or seq % 100:
+            return
+        c = table.c
+        cutoff = conn.execute(
+            select(c.seq)
+            .where(c.tenant_id == record.tenant_id)
+            .order_by(c.seq.desc())
+            .offset(keep)
+            .limit(1)
+        ).scalar()
+        if cutoff is not None:
+            conn.execute(delete(table).where(c.tenant_id == record.tenant_id, c.seq <= cutoff))
+
+
+def _feed_row(row: RowMapping, *times: str) -> dict[str, Any]:
+    """A feed row as record fields: times in UTC, the internal `seq` left out."""
+    values = _with_utc(row, *times)
+    values.pop("seq")
+    return values
 
 
 class Activity(_Repository):
@@ -661,10 +678,7 @@ class Activity(_Repository):
 
     def insert(self, record: ActivityRecord) -> None:
         """Append one entry (and trim the tenant's oldest beyond `keep`, now and then)."""
-        with self.engine.begin() as conn:
-            seq = conn.execute(insert(schema.activity).values(**asdict(record))).lastrowid
-            if seq is not None and seq % 100 == 0:
-                _keep_newest(conn, schema.activity, record.tenant_id, self.keep)
+        _append(self.engine, schema.activity, record, self.keep)
 
     def list(self, tenant_id: TenantId, limit: int) -> list[ActivityRecord]:
         """A tenant's newest entries."""
@@ -677,16 +691,11 @@ class Activity(_Repository):
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            ActivityRecord(**{k: v for k, v in _with_utc(r, "created_at").items() if k != "seq"})
-            for r in rows
-        ]
+        return [ActivityRecord(**_feed_row(r, "created_at")) for r in rows]
 
 
 def _notification(row: RowMapping) -> NotificationRecord:
-    values = _with_utc(row, "created_at", "read_at")
-    values.pop("seq")
-    return NotificationRecord(**values)
+    return NotificationRecord(**_feed_row(row, "created_at", "read_at"))
 
 
 class Notifications(_Repository):
@@ -695,10 +704,8 @@ class Notifications(_Repository):
     keep = 1_000
 
     def insert(self, record: NotificationRecord) -> None:
-        """Store one notification (and trim the tenant's oldest beyond `keep`)."""
-        with self.engine.begin() as conn:
-            conn.execute(insert(schema.notifications).values(**asdict(record)))
-            _keep_newest(conn, schema.notifications, record.tenant_id, self.keep)
+        """Store one notification (and trim the tenant's oldest beyond `keep`, now and then)."""
+        _append(self.engine, schema.notifications, record, self.keep)
 
     def list(
         self, tenant_id: TenantId, *, unread_only: bool = False, limit: int | None = None

@@ -467,23 +467,7 @@ class StoragePool:
 
     def usage_bytes(self, rel: str) -> int:
         """Bytes allocated under `rel`, like `du -s` (shared extents counted in full)."""
-        seen: set[tuple[int, int]] = set()
-        total = 0
-        stack = [self.path(rel)]
-        while stack:
-            try:
-                entries = list(os.scandir(stack.pop()))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in entries:
-                info = entry.stat(follow_symlinks=False)
-                if (info.st_dev, info.st_ino) in seen:
-                    continue
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode):
-                    stack.append(Path(entry.path))
-        return total
+        return allocated_bytes(self.path(rel))
 
     @staticmethod
     def _remove_tree(path: Path) -> None:
@@ -565,3 +549,27 @@ def _destroy(path: Path) -> None:
         for nested in _nested_subvolumes(path):
             _destroy(nested)
         _ioctl(parent, IOC_SNAP_DESTROY, vol_args(path.name), "SNAP_DESTROY", path)
+
+
+def allocated_bytes(root: Path) -> int:
+    """Bytes allocated under `root`, like `du -s` (0 if it is gone; hard links counted once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(Path(entry.path))
+    return total
