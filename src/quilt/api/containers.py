@@ -146,7 +146,9 @@ async def container_logs(
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> Logs:
     """The newest `limit` lines the main command wrote (stdout and stderr)."""
-    lines = platform(request).containers.logs(caller.tenant_id, container_id, limit)
+    containers = platform(request).containers
+    container_id = containers.resolve(caller.tenant_id, container_id)
+    lines = containers.logs(caller.tenant_id, container_id, limit)
     return Logs(
         container_id=container_id,
         logs=[
@@ -171,7 +173,9 @@ async def rename(request: Request, container_id: str, body: Rename, caller: Call
                 "example": '{"new_name": "web-2"}',
             },
         )
-    old, new = platform(request).containers.rename(caller.tenant_id, container_id, new_name)
+    containers = platform(request).containers
+    container_id = containers.resolve(caller.tenant_id, container_id)
+    old, new = containers.rename(caller.tenant_id, container_id, new_name)
     return Renamed(container_id=container_id, old_name=old, new_name=new, dns_updated=True)
 
 
@@ -232,8 +236,8 @@ async def delete(
 ) -> Any:
     """Tear down everything of the container; 200 once nothing of it is left on the host."""
     p = platform(request)
+    container_id = p.containers.get(caller.tenant_id, container_id).container_id
     if execution == "async":
-        p.containers.get(caller.tenant_id, container_id)
 
         async def delete_now() -> dict[str, Any]:
             tasks = await p.containers.delete(caller.tenant_id, container_id)

@@ -1,157 +1,112 @@
-"""The `quilt` command: `serve` runs the server; `images` and `purge` manage the host.
+"""The `quilt` command: one group per concern of the API, plus the commands of this host.
 
-Commands for the API's concerns call the SDK only (they arrive with the SDK); the commands
-here act on the local host and are the only ones that import server code.
+The concern commands reach the server only through the SDK; `serve`, `images` and `purge`
+(`quilt.cli.host`) act on the local host. Every flag also reads a `QUILT_*` environment
+variable (named in each `--help`); errors print `Error: <message> [CODE]` and exit non-zero.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
 import click
 
 from quilt import __version__
-from quilt.cli.shell import shell as shell_command
+from quilt.cli.activity import activity
+from quilt.cli.api_keys import api_keys
+from quilt.cli.cleanup import cleanup
+from quilt.cli.common import Failed, Session, option
+from quilt.cli.containers import containers
+from quilt.cli.events import events
+from quilt.cli.exec import exec_
+from quilt.cli.forks import forks
+from quilt.cli.host import images, purge, serve
+from quilt.cli.network import network
+from quilt.cli.notifications import notifications
+from quilt.cli.operations import operations
+from quilt.cli.services import services
+from quilt.cli.shell import shell
+from quilt.cli.snapshots import snapshots
+from quilt.cli.system import guides, system
+from quilt.cli.terminals import terminals
+from quilt.cli.volumes import volumes
+from quilt.sdk import QuiltError
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+
+class Root(click.Group):
+    """The root group: lists commands in the order they were added; turns SDK errors into exits."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Commands in the order of `COMMANDS` (concerns first, then the host's)."""
+        del ctx
+        return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; an SDK error becomes `Error: <message> [CODE]`, exit 1."""
+        try:
+            return super().invoke(ctx)
+        except QuiltError as exc:
+            raise Failed.of(exc) from exc
 
 
-def _settings(**flags: Any) -> Any:
-    from quilt.settings import Settings  # noqa: PLC0415 - keep `quilt --help` fast
-
-    given = {k: v for k, v in flags.items() if v is not None}
-    return Settings(**given)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Root,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "QUILT"},
+)
 @click.version_option(__version__, prog_name="quilt")
-def main() -> None:
-    """Quilt: self-hosted, disposable, isolated containers behind the Quilt HTTP API."""
-
-
-@main.command()
-@click.option("--host", envvar="QUILT_HOST", help="address to listen on [127.0.0.1]")
-@click.option("--port", envvar="QUILT_PORT", type=int, help="port to listen on [8787]")
-@click.option(
-    "--data-dir",
-    envvar="QUILT_DATA_DIR",
-    type=click.Path(path_type=Path),
-    help="state directory [/var/lib/quilt]",
+@option(
+    "--url",
+    envvar=["QUILT_URL", "QUILT_BASE_URL"],
+    help="The Quilt server [http://127.0.0.1:8787].",
 )
-@click.option("--log-level", envvar="QUILT_LOG_LEVEL", help="debug, info, warning, error [info]")
-def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str | None) -> None:
-    """Run the server (every setting is also a QUILT_* environment variable)."""
-    import uvicorn  # noqa: PLC0415
+@option("--api-key", envvar="QUILT_API_KEY", help="API key (`quilt serve` prints one).")
+@option("--tenant-id", envvar="QUILT_TENANT_ID", help="Tenant for X-Tenant-Id [the key's].")
+@option(
+    "--request-timeout",
+    envvar="QUILT_REQUEST_TIMEOUT",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds one request may take.",
+)
+@click.pass_context
+def main(
+    ctx: click.Context,
+    url: str | None,
+    api_key: str | None,
+    tenant_id: str | None,
+    request_timeout: float,
+) -> None:
+    """Quilt: self-hosted, disposable, isolated containers behind the Quilt HTTP API.
 
-    from quilt import logs  # noqa: PLC0415
-    from quilt.api.app import create_app  # noqa: PLC0415
-
-    settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
-    logs.configure(settings.log_level)
-
-    def announce(platform: Any) -> None:
-        base = f"http://{settings.host}:{settings.port}"
-        click.echo(
-            f"Quilt {__version__} listening on {base} (data dir {settings.data_dir})", err=True
-        )
-        if platform.dev_key:
-            click.echo("", err=True)
-            click.echo("A development API key was generated. It is shown only this once:", err=True)
-            click.echo(f"  export QUILT_API_KEY={platform.dev_key}", err=True)
-            click.echo(f'  curl -H "X-Api-Key: $QUILT_API_KEY" {base}/api/system/info', err=True)
-            click.echo("", err=True)
-
-    app = create_app(settings, on_ready=announce)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=False,  # nothing trusts the peer address; saves work on every request
-        timeout_graceful_shutdown=10,
-        lifespan="on",
-    )
-    server = _graceful_server(config)
-    server.run()
-    sys.exit(0 if server.started else 1)
-
-
-def _graceful_server(config: Any) -> Any:
-    """Uvicorn's server, minus the re-raise of the signal that asked it to stop.
-
-    uvicorn re-raises a caught SIGTERM/SIGINT once it has shut down; by then every step of
-    the graceful shutdown has run, so the process should exit 0 ("done"), not die by signal.
+    Start a server with `quilt serve`, export the key it prints, then e.g.
+    `quilt containers create demo` and `quilt exec demo -- uname -a`.
     """
-    import contextlib  # noqa: PLC0415
-
-    import uvicorn  # noqa: PLC0415
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with super().capture_signals():
-                yield
-                self._captured_signals.clear()
-
-    return Server(config)
+    ctx.obj = Session(url=url, api_key=api_key, tenant_id=tenant_id, timeout=request_timeout)
 
 
-@main.group()
-def images() -> None:
-    """Managed images on this host."""
-
-
-@images.command("build")
-@click.argument("names", nargs=-1)
-@click.option(
-    "--image-cache",
-    envvar="QUILT_IMAGE_CACHE",
-    type=click.Path(path_type=Path),
-    help="image cache [/var/cache/quilt/images]",
+COMMANDS = (
+    containers,
+    exec_,
+    shell,
+    operations,
+    snapshots,
+    forks,
+    volumes,
+    network,
+    services,
+    terminals,
+    events,
+    activity,
+    notifications,
+    cleanup,
+    api_keys,
+    system,
+    guides,
+    serve,
+    images,
+    purge,
 )
-def images_build(names: tuple[str, ...], image_cache: Path | None) -> None:
-    """Build managed images (default: all of them) unless already built."""
-    from quilt.drivers.storage.images import ImageStore  # noqa: PLC0415
-
-    settings = _settings(image_cache=image_cache)
-    store = ImageStore(settings.image_cache)
-    for name in names or tuple(store.names()):
-        if store.get(name) is not None:
-            click.echo(f"image {name}: already built", err=True)
-            continue
-        click.echo(f"image {name}: building", err=True)
-        image = store.ensure(name, progress=functools.partial(_progress, name))
-        click.echo(f"image {name}: built ({image.size_bytes // (1024 * 1024)} MiB)", err=True)
-
-
-def _progress(name: str, line: str) -> None:
-    click.echo(f"  [{name}] {line}", err=True)
-
-
-@main.command()
-@click.option("--data-dir", envvar="QUILT_DATA_DIR", type=click.Path(path_type=Path), required=True)
-@click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def purge(data_dir: Path, *, yes: bool) -> None:
-    """Delete a data dir's containers and release its host resources (stop the server first)."""
-    import asyncio  # noqa: PLC0415
-
-    from quilt.node.purge import purge as run_purge  # noqa: PLC0415
-
-    if not yes:
-        click.confirm(f"Delete every container and volume under {data_dir}?", abort=True)
-    settings = _settings(data_dir=data_dir)
-    removed = asyncio.run(run_purge(settings))
-    click.echo(
-        f"removed {len(removed)} container(s); released the storage pool of {data_dir}", err=True
-    )
-
-
-main.add_command(shell_command)
+for command in COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

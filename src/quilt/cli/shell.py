@@ -1,4 +1,4 @@
-"""`quilt shell`: an interactive terminal in a container, over the terminal WebSocket.
+"""`quilt shell`: an interactive terminal in a container, attached through the SDK.
 
 The local terminal goes into raw mode, so every key (Ctrl-C included) reaches the remote
 shell; window size changes follow (SIGWINCH → resize); the exit code of the remote shell
@@ -8,7 +8,6 @@ becomes this command's. Without a local terminal (a pipe), input is sent as it c
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -16,39 +15,17 @@ import sys
 import termios
 import threading
 import tty
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-import httpx
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from quilt.cli.common import Failed, Session, option, pass_session
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from websockets.sync.client import ClientConnection
-
-
-class ShellError(click.ClickException):
-    """A failure shown as `Error: <message> [CODE]` with exit code 1."""
-
-
-def _error(body: bytes | bytearray | str, status: int) -> ShellError:
-    try:
-        data = json.loads(body)
-        return ShellError(f"{data['error']} [{data['error_code']}]")
-    except (ValueError, KeyError, TypeError):
-        return ShellError(f"the server answered {status}")
-
-
-def resolve(client: httpx.Client, target: str) -> str:
-    """A container id from an id or a name."""
-    if target.startswith("ctr_"):
-        return target
-    response = client.get(f"/api/containers/by-name/{target}")
-    if not response.is_success:
-        raise _error(response.content, response.status_code)
-    return str(response.json()["container_id"])
+    from quilt.sdk import TerminalConnection
 
 
 @contextlib.contextmanager
@@ -65,76 +42,44 @@ def raw_terminal(fd: int) -> Iterator[bool]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _pump_input(ws: ClientConnection, fd: int) -> None:
+def _pump_input(terminal: TerminalConnection, fd: int) -> None:
     """Send local input until it ends (a pipe's EOF); the remote side decides when to stop."""
     with contextlib.suppress(OSError, ConnectionClosed):
         while data := os.read(fd, 4096):
-            ws.send(data)
+            terminal.send(data)
 
 
-def session(url: str, key: str, container_id: str, shell: str | None) -> int:
-    """Attach to a new terminal in the container; return the remote shell's exit code."""
-    cols, rows = shutil.get_terminal_size()
-    ws_url = url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/")
-    query = f"container_id={container_id}&cols={cols}&rows={rows}"
-    if shell:
-        query += f"&shell={shell}"
-    try:
-        ws = connect(
-            f"{ws_url}/ws/terminal/attach?{query}",
-            subprotocols=["terminal"],  # type: ignore[list-item]
-            additional_headers={"X-Api-Key": key},
-            max_size=None,
-        )
-    except InvalidStatus as exc:
-        raise _error(exc.response.body, exc.response.status_code) from exc
-    except OSError as exc:
-        raise ShellError(f"cannot reach {url}: {exc}") from exc
-    with ws, raw_terminal(sys.stdin.fileno()) as interactive:
-        if interactive:
-            signal.signal(
-                signal.SIGWINCH,
-                lambda *_: ws.send(json.dumps({"type": "resize", **_size()})),
-            )
-        threading.Thread(target=_pump_input, args=(ws, sys.stdin.fileno()), daemon=True).start()
-        return _pump_output(ws)
-
-
-def _size() -> dict[str, int]:
-    cols, rows = shutil.get_terminal_size()
-    return {"cols": cols, "rows": rows}
-
-
-def _pump_output(ws: ClientConnection) -> int:
+def relay(terminal: TerminalConnection) -> int:
     """Write the terminal's bytes to stdout until the shell exits; its exit code."""
     out = sys.stdout.buffer
-    try:
-        for message in ws:
-            if isinstance(message, bytes):
-                out.write(message)
-                out.flush()
-                continue
-            control: dict[str, Any] = json.loads(message)
-            if control["type"] == "exit":
-                code, sig = control.get("code"), control.get("signal")
-                return int(code) if code is not None else 128 + int(sig or 1)
-            if control["type"] == "error":
-                raise ShellError(f"{control['message']} [{control['code']}]")
-    except ConnectionClosed:
-        pass
-    raise ShellError("the connection closed before the shell exited")
+    for frame in terminal:
+        if isinstance(frame, bytes):
+            out.write(frame)
+            out.flush()
+        elif frame["type"] == "exit":
+            code, sig = frame.get("code"), frame.get("signal")
+            return int(code) if code is not None else 128 + int(sig or 1)
+        elif frame["type"] == "error":
+            raise Failed(str(frame["message"]), str(frame["code"]))
+    raise Failed("the connection closed before the shell exited", "CONNECTION_ERROR")
 
 
 @click.command("shell")
 @click.argument("container")
-@click.option("--url", envvar="QUILT_URL", default="http://127.0.0.1:8787", show_default=True)
-@click.option("--api-key", envvar="QUILT_API_KEY", required=True, help="or QUILT_API_KEY")
-@click.option("--shell", "program", help="the shell to run [bash, or sh on busybox]")
-def shell(container: str, url: str, api_key: str, program: str | None) -> None:
-    """Open an interactive terminal in CONTAINER (an id or a name)."""
-    with httpx.Client(base_url=url, headers={"X-Api-Key": api_key}, timeout=30) as client:
-        try:
-            container_id = resolve(client, container)
-        except httpx.HTTPError as exc:
-            raise ShellError(f"cannot reach {url}: {exc}") from exc
-    sys.exit(session(url, api_key, container_id, program))
+@option("--shell", "program", help="The shell to run [bash, or sh on busybox].")
+@pass_session
+def shell(session: Session, container: str, program: str | None) -> None:
+    """Open an interactive terminal in CONTAINER (an id or a name); exit with its code."""
+    cols, rows = shutil.get_terminal_size()
+    attached = session.client.terminals.attach(container, cols=cols, rows=rows, shell=program)
+    with attached as terminal, raw_terminal(sys.stdin.fileno()) as interactive:
+        if interactive:
+            signal.signal(
+                signal.SIGWINCH,
+                lambda *_: terminal.resize(*shutil.get_terminal_size()),
+            )
+        threading.Thread(
+            target=_pump_input, args=(terminal, sys.stdin.fileno()), daemon=True
+        ).start()
+        code = relay(terminal)
+    sys.exit(code)

@@ -118,6 +118,12 @@ class Containers:
             raise NotFound(f"container {container_id} does not exist")
         return record
 
+    def resolve(self, tenant_id: TenantId, container_id: str) -> str:
+        """The container's id, for a route given its id or its name (answers echo the id)."""
+        if container_id.startswith("ctr_"):
+            return container_id
+        return self.get(tenant_id, container_id).container_id
+
     def by_name(self, tenant_id: TenantId, name: str) -> ContainerRecord:
         """One of the tenant's containers by name."""
         record = self.store.containers.by_name(tenant_id, name)

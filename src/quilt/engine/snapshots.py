@@ -137,8 +137,10 @@ class Snapshots:
     def search(
         self, tenant_id: TenantId, *, container_id: str | None, labels: Sequence[str]
     ) -> list[SnapshotRecord]:
-        """The tenant's snapshots, optionally of one container and carrying given labels."""
+        """The tenant's snapshots, optionally of one container (id or name) and with labels."""
         wanted = rules.parse_label_filters(labels)
+        if container_id and (named := self.store.containers.by_name(tenant_id, container_id)):
+            container_id = named.container_id
         found = self.store.snapshots.list(tenant_id, container_id=container_id)
         return [s for s in found if rules.matches_labels(s.labels, wanted)]
 

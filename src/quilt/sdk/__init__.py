@@ -98,6 +98,7 @@ from quilt.sdk._params import (
     SnapshotOptions,
     VolumeOptions,
 )
+from quilt.sdk._terminal import AsyncTerminalConnection, TerminalConnection
 
 __all__ = [
     "ActivityEntry",
@@ -105,6 +106,7 @@ __all__ = [
     "Allocations",
     "ApiKey",
     "AsyncQuilt",
+    "AsyncTerminalConnection",
     "Attachment",
     "BadGateway",
     "BadRequest",
@@ -176,6 +178,7 @@ __all__ = [
     "StreamFrame",
     "Success",
     "SystemInfo",
+    "TerminalConnection",
     "TerminalSession",
     "Unauthorized",
     "UnprocessableEntity",

@@ -34,11 +34,12 @@ from quilt.sdk._calls import (
     SnapshotCalls,
     VolumeCalls,
 )
+from quilt.sdk._terminal import AsyncTerminalConnection, attach_url
 
 if TYPE_CHECKING:
     import builtins
     import contextlib
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
     from quilt.sdk._access import (
         Allocations,
@@ -262,12 +263,21 @@ class AsyncOperations(AsyncResource):
         return await self._wire.send(OperationCalls.get(core.operation_id(operation)))
 
     async def wait(
-        self, operation: Receipt | Operation | str, *, timeout: float = DEFAULT_WAIT
+        self,
+        operation: Receipt | Operation | str,
+        *,
+        timeout: float = DEFAULT_WAIT,
+        on_update: Callable[[Operation], object] | None = None,
     ) -> Operation:
-        """Poll until the operation ends; raises its error if it failed, WaitTimeout if slow."""
+        """Poll until the operation ends; raises its error if it failed, WaitTimeout if slow.
+
+        `on_update` sees the operation after every look (progress, phases), the last included.
+        """
         poll = core.Poll(timeout, anyio.current_time())
         while True:
             current = await self.get(operation)
+            if on_update is not None:
+                on_update(current)
             if (done := core.settle(current)) is not None:
                 return done
             await anyio.sleep(poll.delay(current, anyio.current_time()))
@@ -477,6 +487,26 @@ class AsyncTerminals(AsyncResource):
     async def delete(self, session_id: str) -> Success:
         """End the session."""
         return await self._wire.send(TerminalCalls.delete(session_id))
+
+    async def attach(
+        self,
+        container_id: str | None = None,
+        *,
+        session_id: str | None = None,
+        cols: int | None = None,
+        rows: int | None = None,
+        shell: str | None = None,
+    ) -> AsyncTerminalConnection:
+        """Attach over WebSocket to a new terminal in a container, or to a session."""
+        url = attach_url(
+            self._wire.config.base_url,
+            container_id=container_id,
+            session_id=session_id,
+            cols=cols,
+            rows=rows,
+            shell=shell,
+        )
+        return await AsyncTerminalConnection.open(self._wire.config, url)
 
 
 class AsyncEvents(AsyncResource):

@@ -33,11 +33,12 @@ from quilt.sdk._calls import (
     SnapshotCalls,
     VolumeCalls,
 )
+from quilt.sdk._terminal import TerminalConnection, attach_url
 
 if TYPE_CHECKING:
     import builtins
     import contextlib
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from quilt.sdk._access import (
         Allocations,
@@ -261,12 +262,21 @@ class Operations(Resource):
         return self._wire.send(OperationCalls.get(core.operation_id(operation)))
 
     def wait(
-        self, operation: Receipt | Operation | str, *, timeout: float = DEFAULT_WAIT
+        self,
+        operation: Receipt | Operation | str,
+        *,
+        timeout: float = DEFAULT_WAIT,
+        on_update: Callable[[Operation], object] | None = None,
     ) -> Operation:
-        """Poll until the operation ends; raises its error if it failed, WaitTimeout if slow."""
+        """Poll until the operation ends; raises its error if it failed, WaitTimeout if slow.
+
+        `on_update` sees the operation after every look (progress, phases), the last included.
+        """
         poll = core.Poll(timeout, time.monotonic())
         while True:
             current = self.get(operation)
+            if on_update is not None:
+                on_update(current)
             if (done := core.settle(current)) is not None:
                 return done
             time.sleep(poll.delay(current, time.monotonic()))
@@ -472,6 +482,26 @@ class Terminals(Resource):
     def delete(self, session_id: str) -> Success:
         """End the session."""
         return self._wire.send(TerminalCalls.delete(session_id))
+
+    def attach(
+        self,
+        container_id: str | None = None,
+        *,
+        session_id: str | None = None,
+        cols: int | None = None,
+        rows: int | None = None,
+        shell: str | None = None,
+    ) -> TerminalConnection:
+        """Attach over WebSocket to a new terminal in a container, or to a session."""
+        url = attach_url(
+            self._wire.config.base_url,
+            container_id=container_id,
+            session_id=session_id,
+            cols=cols,
+            rows=rows,
+            shell=shell,
+        )
+        return TerminalConnection.open(self._wire.config, url)
 
 
 class Events(Resource):
