@@ -6,6 +6,7 @@ serves as the server's uplink: no packet goes anywhere but interfaces the test c
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 from typing import TYPE_CHECKING, Any
@@ -85,15 +86,18 @@ async def test_traffic_leaves_masqueraded_by_the_uplink(
     )
     try:
         got: dict[str, Any] = {}
-        for _ in range(50):  # until the listener is up
+        for _ in range(100):  # until the listener is up (python starts slowly on a busy host)
             got = await run(natted, cid, "nc", "-w", "2", far_ip, "8080")
             if got["exit_code"] == 0:
                 break
+            await asyncio.sleep(0.1)
         assert got["stdout"].endswith("\r\n\r\nok"), got
         peer = (listener.communicate(timeout=20)[0] or "").strip()
     finally:
         listener.kill()
         listener.wait()
+        if listener.stdout is not None:
+            listener.stdout.close()
     assert peer == far_ip.rsplit(".", 1)[0] + ".1"  # the uplink's own address: masqueraded
     counters = (await natted.client.get(f"/api/containers/{cid}/egress")).json()
     assert counters["tx_bytes"] > egress["tx_bytes"]

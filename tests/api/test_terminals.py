@@ -193,37 +193,6 @@ async def test_bad_session_requests_are_clear_4xx(api: Any, live: Any, monkeypat
     assert other == []
 
 
-async def quilt_shell(live: Any, target: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-    """Run `quilt shell <target>` against the live server with piped input."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "quilt.cli.main",
-        "shell",
-        target,
-        "--url",
-        str(live.base_url),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "QUILT_API_KEY": API_KEY},
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 30)
-    assert proc.returncode is not None
-    return proc.returncode, out, err
-
-
-async def test_quilt_shell_runs_a_terminal_and_passes_the_exit_code(api: Any, live: Any) -> None:
-    """`quilt shell <name>` with piped input runs it on a remote terminal; its code is ours."""
-    await create(api, name="cli-shell")
-    code, out, err = await quilt_shell(live, "cli-shell", b"echo via-$((3*3)); exit 7\n")
-    assert code == 7, err
-    assert b"via-9" in out
-    code, _, err = await quilt_shell(live, "no-such-container", b"")
-    assert code == 1
-    assert b"[NOT_FOUND]" in err
-
-
 async def test_quilt_shell_on_a_local_terminal_follows_its_size(api: Any, live: Any) -> None:
     """On a real local tty, `quilt shell` starts at its size and follows SIGWINCH resizes."""
     await create(api, name="cli-winch", image="prod")
@@ -233,10 +202,10 @@ async def test_quilt_shell_on_a_local_terminal_follows_its_size(api: Any, live: 
         sys.executable,
         "-m",
         "quilt.cli.main",
-        "shell",
-        "cli-winch",
         "--url",
         str(live.base_url),
+        "shell",
+        "cli-winch",
         stdin=slave,
         stdout=slave,
         stderr=slave,
