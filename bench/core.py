@@ -6,7 +6,8 @@ Runs, in one process and one sitting, on the same busybox root filesystem:
 - the raw OCI runtimes: `runc`/`crun` `run -d` (+ first `exec`), `exec`, `kill` + `delete`;
 - podman: `podman run -d` + first `podman exec`, `podman exec`, `podman rm -f`.
 
-Prints a table and writes docs/benchmarks.md. Usage: `.venv/bin/python bench/core.py [-n 100]`.
+Prints a table and writes docs/benchmarks.md. Usage: `.venv/bin/python bench/core.py [-n 100]`;
+`--only exec` measures just the exec round trip beside `runc exec` and writes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from report import Row, ratios, write_section
+from report import Row, ratios, table, write_section
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -154,18 +155,7 @@ def bench_quilt(work: Path, n: int) -> tuple[list[Row], dict[str, float]]:
                 stop.append(timed(lambda c=cid: client.post(f"/api/containers/{c}/stop")))
                 delete.append(timed(lambda c=cid: client.delete(f"/api/containers/{c}")))
             if pool == 0:
-                # Exec in steady state: one running container, many commands, as an agent's
-                # loop does (the first exec after a create is in the create figure already).
-                cid = client.post("/api/containers", json={"name": "exec"}).json()["container_id"]
-                for i in range(10 * n + 20):
-                    ms = timed(
-                        lambda c=cid: client.post(
-                            f"/api/containers/{c}/exec", json={"command": ["true"]}
-                        ).raise_for_status()
-                    )
-                    if i >= 20:  # the first few warm the page cache and the connection
-                        exec_ms.append(ms)
-                client.delete(f"/api/containers/{cid}")
+                exec_ms = exec_rounds(client, n)
                 # Host cost of an idle container outside its own processes: the server's
                 # memory growth plus any helper process left on the host (runc leaves none).
                 before = host_rss_kib([server_pid])
@@ -183,6 +173,32 @@ def bench_quilt(work: Path, n: int) -> tuple[list[Row], dict[str, float]]:
         rows.append(("quilt", f"stop ({label})", stop))
         rows.append(("quilt", f"delete ({label})", delete))
     return rows, extra
+
+
+def exec_rounds(client: httpx.Client, n: int) -> list[float]:
+    """Exec in steady state: one running container, many commands, as an agent's loop does.
+
+    The first exec after a create is in the create figure already.
+    """
+    cid = client.post("/api/containers", json={"name": "exec"}).json()["container_id"]
+    exec_ms: list[float] = []
+    for i in range(10 * n + 20):
+        ms = timed(
+            lambda c=cid: client.post(
+                f"/api/containers/{c}/exec", json={"command": ["true"]}
+            ).raise_for_status()
+        )
+        if i >= 20:  # the first few warm the page cache and the connection
+            exec_ms.append(ms)
+    client.delete(f"/api/containers/{cid}")
+    return exec_ms
+
+
+def bench_exec(work: Path, rootfs: Path, n: int) -> list[Row]:
+    """Only the exec round trip beside `runc exec` (for working on exec; writes no report)."""
+    with quilt_server(work, pool=0) as (client, _):
+        rows: list[Row] = [("quilt", "exec `true` round trip", exec_rounds(client, n))]
+    return rows + [r for r in bench_runtime("runc", rootfs, work, n) if r[1] == "exec `true`"]
 
 
 def _host_side_pids() -> list[int]:
@@ -332,8 +348,19 @@ def main() -> None:
     """Run every measurement and write the report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=100, help="runs per measurement")
+    parser.add_argument(
+        "--only",
+        choices=["exec"],
+        help="measure only this beside its runc baseline; print it, write no report",
+    )
     args = parser.parse_args()
     rootfs = busybox_rootfs()
+    if args.only == "exec":
+        with tempfile.TemporaryDirectory(prefix="quilt-bench-") as tmp:
+            rows = bench_exec(Path(tmp), rootfs, args.n)
+        print(table(rows))
+        print("\n".join(ratios(rows, PAIRS)))
+        return
     with tempfile.TemporaryDirectory(prefix="quilt-bench-") as tmp:
         work = Path(tmp)
         rows, extra = bench_quilt(work, args.n)

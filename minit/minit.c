@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -378,55 +379,81 @@ static void exec_path(char **argv, char **env) {
     errno = denied ? EACCES : ENOENT;
 }
 
-/* The forked child up to execve: a new session (so its pgid is its pid and its whole group
- * can be killed), default signal state, and stdio: /dev/null and pipes, or (tty >= 0) a
- * terminal that becomes the session's controlling terminal. A failure goes up the
- * close-on-exec error pipe; EOF on that pipe means execve succeeded. */
-static _Noreturn void child_exec(const struct command *c, int out, int err, int tty,
-                                 int errpipe) {
-    /* Ignored signals survive execve, and minit may have inherited some (glibc's posix_spawn
-     * leaves its internal 32 and 33 ignored). libc's sigaction() refuses those, so use the
-     * raw syscall: an all-zero kernel sigaction is SIG_DFL. */
+/* Signals minit found ignored at start (and SIGPIPE, which it ignores itself), bit s - 1
+ * for signal s: ignored signals survive execve, so a child puts exactly these back to
+ * default (a plain mask: libc's sigset functions refuse its own internal signals). */
+static uint64_t ignored;
+
+/* What a child tells its parent before it execs: filled only on failure. The parent sleeps
+ * until the child has exec'd or exited (CLONE_VFORK) and shares its memory (CLONE_VM). */
+struct child {
+    const struct command *c;
+    int out, err, tty;
+    volatile int failed, stage, error;  /* failed stays 0 once execve succeeded */
+};
+
+/* The child up to execve: a new session (so its pgid is its pid and its whole group can be
+ * killed), default signal state, and stdio: /dev/null and pipes, or (tty >= 0) a terminal
+ * that becomes the session's controlling terminal. It runs on its own stack in its parent's
+ * memory, so it only makes system calls and writes its own struct child. */
+static int child_exec(void *arg) {
+    /* libc's sigaction() refuses glibc's internal signals 32 and 33 (posix_spawn leaves
+     * them ignored), so use the raw syscall: an all-zero kernel sigaction is SIG_DFL. */
     static const unsigned long dfl[4];
+    struct child *ch = arg;
+    const struct command *c = ch->c;
     sigset_t none;
+    int out = ch->out, err = ch->err;
     setsid();
-    for (int s = 1; s < NSIG; s++) syscall(SYS_rt_sigaction, s, dfl, NULL, (NSIG - 1) / 8);
+    for (int s = 1; s < NSIG && s <= 64; s++)
+        if (ignored >> (s - 1) & 1) syscall(SYS_rt_sigaction, s, dfl, NULL, (NSIG - 1) / 8);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (tty >= 0) {
-        ioctl(tty, TIOCSCTTY, 0);
-        out = err = tty;
+    if (ch->tty >= 0) {
+        ioctl(ch->tty, TIOCSCTTY, 0);
+        out = err = ch->tty;
     }
-    dup2(tty >= 0 ? tty : g.devnull, 0);
+    dup2(ch->tty >= 0 ? ch->tty : g.devnull, 0);
     dup2(out, 1);
     dup2(err, 2);
-    int report[2] = {STAGE_CHDIR, 0};
+    int stage = STAGE_CHDIR;
     if (chdir(c->cwd) == 0) {
         exec_path(c->argv, c->env);
-        report[0] = STAGE_EXEC;
+        stage = STAGE_EXEC;
     }
-    report[1] = errno;
-    write_all(errpipe, report, sizeof report);
+    ch->error = errno;
+    ch->stage = stage;
+    ch->failed = 1;
     _exit(127);
+}
+
+/* Finds the signals that are ignored now (see `ignored`). */
+static void find_ignored(void) {
+    ignored = 0;
+    for (int s = 1; s < NSIG && s <= 64; s++) {
+        unsigned long act[4] = {0};
+        if (syscall(SYS_rt_sigaction, s, NULL, act, (NSIG - 1) / 8) == 0 &&
+            act[0] == (unsigned long)SIG_IGN)
+            ignored |= (uint64_t)1 << (s - 1);
+    }
 }
 
 /* Starts c, on pipes or (tty >= 0) on a terminal. Returns -1 (with s->msg) only if no
  * process could be made; a failed chdir or execve still yields a pid, with s->code 126/127
- * and s->msg saying why. */
+ * and s->msg saying why.
+ *
+ * clone(CLONE_VM | CLONE_VFORK), as posix_spawn does, rather than fork(): the child copies
+ * no page tables, and its parent learns how execve went from shared memory, not a pipe. */
 static int spawn(const struct command *c, struct spawned *s, int tty) {
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1};
+    static char stack[64 * 1024] __attribute__((aligned(16)));  /* one child at a time */
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    struct child ch = {.c = c, .tty = tty};
     memset(s, 0, sizeof *s);
-    if ((tty < 0 && (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))) || pipe2(ep, O_CLOEXEC) ||
-        (s->pid = fork()) < 0) {
-        snprintf(s->msg, sizeof s->msg, "minit: cannot start %s: %s", c->argv[0],
-                 strerror(errno));
-        int fds[] = {out[0], out[1], err[0], err[1], ep[0], ep[1]};
-        for (int i = 0; i < 6; i++)
-            if (fds[i] >= 0) close(fds[i]);
-        return -1;
-    }
-    if (s->pid == 0) child_exec(c, out[1], err[1], tty, ep[1]);
-    close(ep[1]);
+    if (tty < 0 && (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))) goto fail;
+    ch.out = out[1];
+    ch.err = err[1];
+    s->pid = clone(child_exec, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ch);
+    if (s->pid < 0) goto fail;
     s->out = s->err = -1;
     if (tty < 0) {
         close(out[1]);
@@ -436,18 +463,20 @@ static int spawn(const struct command *c, struct spawned *s, int tty) {
         fcntl(s->out, F_SETFL, O_NONBLOCK);  /* drained after exit without waiting for writers */
         fcntl(s->err, F_SETFL, O_NONBLOCK);
     }
-    int report[2];
-    ssize_t n;
-    while ((n = read(ep[0], report, sizeof report)) < 0 && errno == EINTR) {}
-    close(ep[0]);
-    if (n == (ssize_t)sizeof report) {
-        int in_chdir = report[0] == STAGE_CHDIR;
+    if (ch.failed) {
+        int in_chdir = ch.stage == STAGE_CHDIR;
         reap(s->pid, NULL);
-        s->code = !in_chdir && report[1] == ENOENT ? 127 : 126;
+        s->code = !in_chdir && ch.error == ENOENT ? 127 : 126;
         snprintf(s->msg, sizeof s->msg - 1, "minit: %s %s: %s", in_chdir ? "chdir" : "exec",
-                 in_chdir ? c->cwd : c->argv[0], strerror(report[1]));
+                 in_chdir ? c->cwd : c->argv[0], strerror(ch.error));
     }
     return 0;
+fail:
+    snprintf(s->msg, sizeof s->msg, "minit: cannot start %s: %s", c->argv[0], strerror(errno));
+    int fds[] = {out[0], out[1], err[0], err[1]};
+    for (int i = 0; i < 4; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    return -1;
 }
 
 /* ---- exec handler (a forked child of PID 1) ------------------------------------------------- */
@@ -844,6 +873,7 @@ static void setup(void) {
         sigaddset(&set, forwarded[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    find_ignored();
     g.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1);  /* orphans come to us, as to PID 1 */
     for (int fd = 1; fd <= STATUS_FD; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);

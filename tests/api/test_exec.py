@@ -26,6 +26,9 @@ async def ctr(api: Any) -> str:
     return str(response.json()["container_id"])
 
 
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
 async def exec_(api: Any, cid: str, body: dict[str, Any]) -> Any:
     """POST an exec request."""
     return await api.client.post(f"/api/containers/{cid}/exec", json=body)
@@ -125,6 +128,68 @@ async def test_empty_command_is_400(api: Any, ctr: str) -> None:
     response = await exec_(api, ctr, {"command": []})
     assert response.status_code == 400
     assert "example" in response.json()["details"]
+
+
+async def test_exec_answers_alike_on_the_fast_path_and_the_route(api: Any, ctr: str) -> None:
+    """A plain JSON exec (answered by ExecPath) and a `+json` one (left to the route) match."""
+    body = {"command": ["/bin/sh", "-c", "echo $BASE; printf 'e\\377' >&2; exit 2"]}
+    fast = await exec_(api, ctr, body)
+    routed = await api.client.post(
+        f"/api/containers/{ctr}/exec",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    answers = [fast, routed]
+    for response in answers:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["x-request-id"]
+    fast_body, routed_body = (r.json() for r in answers)
+    assert list(fast_body) == list(routed_body)  # the same fields, in the same order
+    for varying in ("job_id", "status_url", "execution_time_ms"):
+        del fast_body[varying], routed_body[varying]
+    assert fast_body == routed_body
+    assert (fast_body["stdout"], fast_body["stderr"], fast_body["exit_code"]) == (
+        "yes\n",
+        "e\ufffd",
+        2,
+    )
+
+
+async def test_exec_refusals_are_the_routes_own(api: Any, ctr: str) -> None:
+    """A bad key, a broken body or another tenant's container get the usual error envelope."""
+    url = f"/api/containers/{ctr}/exec"
+    cases = [
+        (api.anonymous.post(url, json={"command": ["true"]}), 401, "UNAUTHORIZED"),
+        (
+            api.client.post(url, content=b"{not json", headers=JSON_TYPE),
+            422,
+            "UNPROCESSABLE_ENTITY",
+        ),
+        (api.client.post(url, json={"command": ["true"], "timeout_ms": -1}), 422, None),
+        (api.other.post(url, json={"command": ["true"]}), 404, "NOT_FOUND"),
+    ]
+    for call, status, code in cases:
+        response = await call
+        assert response.status_code == status, response.text
+        error = response.json()
+        assert error["request_id"] == response.headers["x-request-id"]
+        assert error["error_code"] == (code or error["error_code"])
+
+
+async def test_exec_path_takes_no_other_routes_requests(api: Any) -> None:
+    """The first route that matches `POST /api/containers/<id>/exec` is exec's own."""
+    from quilt.api import exec as exec_routes  # noqa: PLC0415
+
+    for path in ("/api/containers/ctr_1/exec", "/api/containers/help/exec"):
+        matching = [
+            route
+            for router in api.app.state.routers
+            for route in router.routes
+            if "POST" in getattr(route, "methods", ()) and route.path_regex.match(path)
+        ]
+        assert matching, path
+        assert matching[0].endpoint is exec_routes.run, path
 
 
 async def test_processes_list_and_signal(api: Any, ctr: str) -> None:

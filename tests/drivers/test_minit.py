@@ -379,6 +379,13 @@ async def test_env_and_cwd(minit: Minit, tmp_path: Path) -> None:
     assert out.stdout == f"{tmp_path}\n".encode()
 
 
+async def test_request_larger_than_the_socket_buffer(minit: Minit) -> None:
+    """A request too big to send at once still reaches minit whole."""
+    big = {f"BIG{i}": "x" * (100 * 1024) for i in range(8)}  # execve takes 128 KiB a string
+    out = await minit.exec(["sh", "-c", 'printf %s "${#BIG7}"'], {**ENV, **big})
+    assert (out.stdout, out.exit_code) == (b"102400", 0)
+
+
 async def test_path_lookup_uses_request_path(minit: Minit, tmp_path: Path) -> None:
     """A bare argv[0] is looked up in the request's PATH, not in minit's own."""
     bin_dir = tmp_path / "bin"

@@ -27,6 +27,7 @@ from quilt.api import (
     volumes,
 )
 from quilt.api import exec as exec_routes
+from quilt.api.execpath import ExecPath
 from quilt.api.linx import LinxIngress
 from quilt.api.requestid import RequestId
 from quilt.engine.platform import Platform
@@ -50,13 +51,15 @@ def create_app(settings: Settings, *, on_ready: object = None) -> FastAPI:
                 on_ready(platform)
             yield
         finally:
-            pool = getattr(app.state, "linx_pool", None)
-            if pool is not None:
-                pool.close()
+            for name in ("linx_pool", "linx_upstreams"):  # the ingress's idle app connections
+                pool = getattr(app.state, name, None)
+                if pool is not None:
+                    pool.close()
             await platform.close()
 
     app = FastAPI(title="Quilt", version=__version__, lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(ExecPath)  # inside RequestId: its answers carry the request id too
     app.add_middleware(RequestId)
     app.add_middleware(LinxIngress)  # outermost: /linx/… never reaches the API's routing
     # Guides first: /api/containers/help must not be read as a container id.

@@ -41,7 +41,9 @@ async def tasks(
 )
 async def container_tasks(request: Request, container_id: str, caller: Caller) -> CleanupTaskList:
     """What deleting the container released; still answers after the container is gone."""
-    found = platform(request).cleanup.tasks(caller.tenant_id, container_id=container_id)
+    p = platform(request)
+    container_id = p.containers.id_for(caller.tenant_id, container_id)
+    found = p.cleanup.tasks(caller.tenant_id, container_id=container_id)
     return CleanupTaskList(tasks=[views.cleanup_task(t) for t in found], count=len(found))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +81,43 @@ def envelope(request: HTTPConnection, error: QuiltError) -> JSONResponse:
     )
 
 
+def raw_response(error: QuiltError, *, close: bool) -> bytes:
+    """The envelope as a whole HTTP/1.1 response, for the ingress's transport-level path."""
+    rid = new_request_id()
+    if error.status >= 500:  # noqa: PLR2004 - server-side failures are logged
+        log.error("request.failed", error=error.message, code=error.code, request_id=rid)
+    body = (
+        ErrorBody(
+            error=error.message,
+            error_code=error.code,
+            request_id=rid,
+            details=error.details,
+            hint=error.hint,
+            retry_after=error.retry_after,
+        )
+        .model_dump_json(exclude_none=True)
+        .encode()
+    )
+    lines = [
+        f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        f"x-request-id: {rid}",
+    ]
+    if error.retry_after is not None:
+        lines.append(f"retry-after: {int(error.retry_after)}")
+    if close:
+        lines.append("connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def failure(request: HTTPConnection, error: QuiltError) -> JSONResponse:
+    """The answer to a Quilt error raised while serving a request (server-side ones logged)."""
+    if error.status >= 500:  # noqa: PLR2004 - server-side failures are logged
+        log.error("request.failed", error=error.message, code=error.code)
+    return envelope(request, error)
+
+
 def validation_error(errors: list[Any]) -> Unprocessable:
     """A 422 naming the first field that failed, with every failure in details."""
     first = errors[0] if errors else {}
@@ -102,10 +140,7 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the envelope."""
 
     async def on_quilt_error(request: Request, exc: Exception) -> JSONResponse:
-        error = exc if isinstance(exc, QuiltError) else QuiltError(str(exc))
-        if error.status >= 500:  # noqa: PLR2004 - server-side failures are logged
-            log.error("request.failed", error=error.message, code=error.code)
-        return envelope(request, error)
+        return failure(request, exc if isinstance(exc, QuiltError) else QuiltError(str(exc)))
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         errors = list(exc.errors()) if isinstance(exc, RequestValidationError) else []

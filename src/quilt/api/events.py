@@ -60,6 +60,8 @@ async def events(
     Authenticate by header, or with `?token=` where a client cannot set headers.
     """
     p = platform(request)
+    if container_id is not None:
+        container_id = p.containers.id_for(caller.tenant_id, container_id)
     resume = request.headers.get("last-event-id") or last_event_id
     seq = p.events.position(resume)
     return StreamingResponse(

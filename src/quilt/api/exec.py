@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pybase64
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from quilt.api.auth import Caller, platform
 from quilt.domain.output import render
@@ -30,17 +30,28 @@ from quilt.wire.exec import (
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
+    from quilt.domain.ids import TenantId
     from quilt.drivers.runtime.minit import Event
+    from quilt.engine.platform import Platform
 
 router = APIRouter(prefix="/api/containers", tags=["exec"])
 
 
 @router.post("/{container_id}/exec", response_model=ExecResult, summary="Run a command")
-async def run(request: Request, container_id: str, body: ExecRequest, caller: Caller) -> ExecResult:
+async def run(request: Request, container_id: str, body: ExecRequest, caller: Caller) -> Response:
     """Run `command` (argv) to completion and return its output inline; non-zero exit is 200."""
-    p = platform(request)
+    content = await execute(platform(request), caller.tenant_id, container_id, body)
+    return Response(content, media_type="application/json")
+
+
+async def execute(p: Platform, tenant_id: TenantId, container_id: str, body: ExecRequest) -> bytes:
+    """Run one exec request; its `ExecResult` as JSON.
+
+    Serialised here, once: the result is built from checked values, so FastAPI's second
+    validation of a returned model would only cost time. Shared by the route and `ExecPath`.
+    """
     job = await p.exec.run(
-        caller.tenant_id,
+        tenant_id,
         container_id,
         body.command,
         workdir=body.workdir,
@@ -49,8 +60,8 @@ async def run(request: Request, container_id: str, body: ExecRequest, caller: Ca
     )
     outcome = job.outcome
     limit = p.exec.output_limit
-    return ExecResult(
-        container_id=container_id,
+    result = ExecResult(
+        container_id=job.container_id,
         exit_code=outcome.exit_code,
         stdout=render(outcome.stdout, truncated=outcome.stdout_truncated, limit=limit),
         stderr=render(outcome.stderr, truncated=outcome.stderr_truncated, limit=limit),
@@ -60,8 +71,9 @@ async def run(request: Request, container_id: str, body: ExecRequest, caller: Ca
         stderr_truncated=outcome.stderr_truncated,
         job_id=job.job_id,
         status=job.status,
-        status_url=f"/api/containers/{container_id}/jobs/{job.job_id}",
+        status_url=f"/api/containers/{job.container_id}/jobs/{job.job_id}",
     )
+    return ExecResult.__pydantic_serializer__.to_json(result)
 
 
 def _job(job: LegacyJob, *, include_output: bool, limit: int) -> Job:
@@ -92,6 +104,7 @@ async def jobs(request: Request, container_id: str, caller: Caller) -> JobList:
     Exec is synchronous; this read-only view is kept for clients of the job era.
     """
     p = platform(request)
+    container_id = p.containers.resolve(caller.tenant_id, container_id)
     found = p.exec.jobs(caller.tenant_id, container_id)
     return JobList(
         container_id=container_id,
@@ -111,7 +124,9 @@ async def job(
 @router.get("/{container_id}/processes", response_model=ProcessList, summary="List processes")
 async def processes(request: Request, container_id: str, caller: Caller) -> ProcessList:
     """Processes inside the container, with the pids the container sees."""
-    found = platform(request).exec.processes(caller.tenant_id, container_id)
+    p = platform(request)
+    container_id = p.containers.resolve(caller.tenant_id, container_id)
+    found = p.exec.processes(caller.tenant_id, container_id)
     return ProcessList(
         container_id=container_id,
         processes=[ProcessInfo(**p.__dict__) for p in found],
@@ -207,7 +222,9 @@ async def stream(
     that disconnects gets its command killed.
     """
     started = time.perf_counter()
-    first, events = await platform(request).exec.stream(
+    p = platform(request)
+    container_id = p.containers.resolve(caller.tenant_id, container_id)
+    first, events = await p.exec.stream(
         caller.tenant_id,
         container_id,
         body.command,

@@ -105,13 +105,17 @@ class Containers:
 
     # -- reading -----------------------------------------------------------------------
 
-    def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord:
+    def get(
+        self, tenant_id: TenantId, container_id: str, *, shared: bool = False
+    ) -> ContainerRecord:
         """One of the tenant's containers, by id or else by name (another tenant's: not found).
 
         Routes take `<id>`; clients that pass a container's name there (the TypeScript SDK's
-        identifiers, `quilt containers get web`) find it too.
+        identifiers, `quilt containers get web`) find it too. `shared` answers a lookup by id
+        from the store's memory (exec's hot path); that record must not be changed.
         """
-        record = self.store.containers.get(tenant_id, container_id)
+        lookup = self.store.containers.cached if shared else self.store.containers.get
+        record = lookup(tenant_id, container_id)
         if record is None:
             record = self.store.containers.by_name(tenant_id, container_id)
         if record is None:
@@ -123,6 +127,11 @@ class Containers:
         if container_id.startswith("ctr_"):
             return container_id
         return self.get(tenant_id, container_id).container_id
+
+    def id_for(self, tenant_id: TenantId, ref: str) -> str:
+        """The id of the container named `ref`, else `ref` itself (filters: may be gone)."""
+        named = self.store.containers.by_name(tenant_id, ref)
+        return named.container_id if named is not None else ref
 
     def by_name(self, tenant_id: TenantId, name: str) -> ContainerRecord:
         """One of the tenant's containers by name."""

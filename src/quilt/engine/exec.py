@@ -67,6 +67,21 @@ class Job:
         return "completed" if self.outcome.exit_code == 0 else "failed"
 
 
+def _kept(job: Job) -> Job:
+    """The job as the legacy routes remember it: at most `JOB_OUTPUT_KEPT` of each stream."""
+    outcome = job.outcome
+    if len(outcome.stdout) <= JOB_OUTPUT_KEPT and len(outcome.stderr) <= JOB_OUTPUT_KEPT:
+        return job  # most execs: nothing to cut, nothing to copy
+    kept = replace(
+        outcome,
+        stdout=outcome.stdout[:JOB_OUTPUT_KEPT],
+        stderr=outcome.stderr[:JOB_OUTPUT_KEPT],
+        stdout_truncated=outcome.stdout_truncated or len(outcome.stdout) > JOB_OUTPUT_KEPT,
+        stderr_truncated=outcome.stderr_truncated or len(outcome.stderr) > JOB_OUTPUT_KEPT,
+    )
+    return replace(job, outcome=kept)
+
+
 class Exec:
     """The exec concern."""
 
@@ -93,7 +108,7 @@ class Exec:
         field: str,
     ) -> tuple[ContainerRecord, tuple[str, ...], dict[str, str], str]:
         """The container (it must be running), argv, full environment and working directory."""
-        record = self.containers.get(tenant_id, container_id)
+        record = self.containers.get(tenant_id, container_id, shared=True)
         argv = validation.check_argv(command)
         env = validation.check_environment(environment)
         cwd = validation.check_path(workdir, field=field) if workdir else record.working_directory
@@ -174,15 +189,10 @@ class Exec:
         except MinitUnavailable as exc:
             raise self._unavailable(tenant_id, container_id) from exc
         job = Job(new_job_id(), record.container_id, argv, outcome, started, now())
-        kept = replace(
-            outcome,
-            stdout=outcome.stdout[:JOB_OUTPUT_KEPT],
-            stderr=outcome.stderr[:JOB_OUTPUT_KEPT],
-            stdout_truncated=outcome.stdout_truncated or len(outcome.stdout) > JOB_OUTPUT_KEPT,
-            stderr_truncated=outcome.stderr_truncated or len(outcome.stderr) > JOB_OUTPUT_KEPT,
-        )
-        jobs = self._jobs.setdefault(record.container_id, deque(maxlen=JOBS_KEPT))
-        jobs.append(replace(job, outcome=kept))
+        jobs = self._jobs.get(record.container_id)
+        if jobs is None:
+            jobs = self._jobs[record.container_id] = deque(maxlen=JOBS_KEPT)
+        jobs.append(_kept(job))
         return job
 
     def jobs(self, tenant_id: TenantId, container_id: str) -> list[Job]:

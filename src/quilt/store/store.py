@@ -7,6 +7,7 @@ announces it. Queries that read tenant resources always filter by tenant.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +147,17 @@ class Containers(_Repository):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.watchers: list[Callable[[ContainerRecord, bool], None]] = []
+        # Rows as last read, for `cached`. Every write below drops its row and bumps the
+        # version, and a read made while a write ran is not kept, so an entry is never older
+        # than the last write this process made (the server is the database's only writer).
+        self._rows: dict[str, ContainerRecord] = {}
+        self._version = 0
+        self._lock = threading.Lock()
+
+    def _written(self, container_id: str) -> None:
+        with self._lock:
+            self._version += 1
+            self._rows.pop(container_id, None)
 
     def _changed(self, record: ContainerRecord | None, *, gone: bool = False) -> None:
         if record is not None:
@@ -162,6 +174,7 @@ class Containers(_Repository):
                 f"a container named {record.name!r} already exists",
                 details={"received": record.name},
             ) from exc
+        self._written(record.container_id)
         self._changed(record)
 
     def get(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
@@ -171,6 +184,22 @@ class Containers(_Repository):
                 conn.execute(_ONE_CONTAINER, {"t": tenant_id, "i": container_id}).mappings().first()
             )
         return _container(row) if row else None
+
+    def cached(self, tenant_id: TenantId, container_id: str) -> ContainerRecord | None:
+        """`get`, answered from memory after the first read (the exec hot path).
+
+        The record is shared with later callers: read it, never change it.
+        """
+        record = self._rows.get(container_id)
+        if record is None:
+            version = self._version
+            record = self.get(tenant_id, container_id)
+            if record is None:
+                return None
+            with self._lock:
+                if self._version == version:
+                    self._rows[container_id] = record
+        return record if record.tenant_id == tenant_id else None
 
     def find(self, container_id: str) -> ContainerRecord | None:
         """One container of any tenant (for the server's own bookkeeping, never for a caller)."""
@@ -229,6 +258,7 @@ class Containers(_Repository):
                 f"a container named {values.get('name')!r} already exists",
                 details={"received": str(values.get("name"))},
             ) from exc
+        self._written(container_id)
         if self.watchers:
             self._changed(self.find(container_id))
 
@@ -238,6 +268,7 @@ class Containers(_Repository):
         c = schema.containers.c
         with self.engine.begin() as conn:
             conn.execute(delete(schema.containers).where(c.container_id == container_id))
+        self._written(container_id)
         self._changed(gone, gone=True)
 
 

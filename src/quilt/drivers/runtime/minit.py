@@ -29,6 +29,7 @@ U16_MAX: Final = 0xFFFF
 EXACT_SIZES: Final = {"S": 4, "X": 9, "P": 8, "K": 4}
 MAX_SIZES: Final = {"O": DATA_FRAME_MAX, "E": DATA_FRAME_MAX, "F": DATA_FRAME_MAX}
 RECV_SIZE: Final = 1024 * 1024
+FIRST_RECV_SIZE: Final = 64 * 1024 + HEADER.size  # grows to RECV_SIZE while reads fill it
 COALESCE_MAX: Final = 1024 * 1024  # output joined into one event, at most
 CONNECT_TIMEOUT: Final = 5.0  # connect and send a request
 REPLY_TIMEOUT: Final = 5.0  # P, M and K are answered at once by minit itself
@@ -300,19 +301,24 @@ class _Connection:
         self.where = where
         self._decoder = FrameDecoder()
         self._ready: deque[Frame] = deque()
+        # Small replies (most of them) are read into a small buffer: a 1 MiB one costs an
+        # mmap and munmap per read. Reads that fill it make it grow.
+        self._recv_size = FIRST_RECV_SIZE
 
     async def frame(self) -> Frame | None:
         """The next frame, or None once minit has closed the connection."""
         loop = asyncio.get_running_loop()
         while not self._ready:
             try:
-                data = await loop.sock_recv(self.sock, RECV_SIZE)
+                data = await loop.sock_recv(self.sock, self._recv_size)
             except OSError as exc:
                 raise MinitUnavailable(f"lost minit at {self.where}: {exc}") from exc
             if not data:
                 if self._decoder.pending:
                     raise MinitUnavailable(f"minit at {self.where} hung up mid-frame")
                 return None
+            if len(data) == self._recv_size:
+                self._recv_size = min(self._recv_size * 4, RECV_SIZE)
             self._ready.extend(self._decoder.feed(data))
         return self._ready.popleft()
 
@@ -413,6 +419,19 @@ class Terminal:
         self._conn.close()
 
 
+def _connect_now(sock: socket.socket, where: str, request: bytes) -> tuple[bool, bytes]:
+    """Connect and send without waiting: whether it connected, and what is left to send."""
+    try:
+        sock.connect(where)
+    except (BlockingIOError, InterruptedError):
+        return False, request
+    try:
+        sent = sock.send(request)
+    except (BlockingIOError, InterruptedError):
+        return True, request
+    return True, request[sent:]
+
+
 class MinitClient:
     """Talks to one container's minit over its host-side socket, one connection a request."""
 
@@ -424,10 +443,15 @@ class MinitClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         opened = False
         try:
-            async with asyncio.timeout(timeout):
-                loop = asyncio.get_running_loop()
-                await loop.sock_connect(sock, where)
-                await loop.sock_sendall(sock, request)
+            # A unix socket connects at once unless minit's backlog is full, and a request
+            # usually fits the socket's buffer: then nothing needs to wait on the loop.
+            connected, rest = _connect_now(sock, where, request)
+            if rest:
+                async with asyncio.timeout(timeout):
+                    loop = asyncio.get_running_loop()
+                    if not connected:
+                        await loop.sock_connect(sock, where)
+                    await loop.sock_sendall(sock, rest)
             opened = True
         except OSError as exc:
             raise MinitUnavailable(f"cannot reach minit at {where}: {exc}") from exc
