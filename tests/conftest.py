@@ -171,8 +171,15 @@ async def live(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """
     import uvicorn  # noqa: PLC0415
 
+    from quilt.api.ingress import IngressProtocol  # noqa: PLC0415
+
     config = uvicorn.Config(
-        server.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        server.app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        http=IngressProtocol,  # as `quilt serve` runs it: /linx/ on the fast path
     )
     web = uvicorn.Server(config)
     task = asyncio.create_task(web.serve())
@@ -203,3 +210,14 @@ async def api(server: Server) -> AsyncIterator[Server]:
     for volume in platform.store.volumes.list(None):
         platform.store.volumes.delete(volume.volume_id)
         platform.node.remove_volume(volume.volume_id)
+
+
+@pytest.fixture
+def live_url(api: Server, live: httpx.AsyncClient) -> str:
+    """The base URL of the shared server behind a real uvicorn socket (for blocking clients).
+
+    uvicorn runs on the test's event loop, so a test drives `Quilt`, the CLI or curl from a
+    worker thread (`anyio.to_thread.run_sync`) while the loop serves them.
+    """
+    del api  # requested for its cleanup of whatever a test leaves behind
+    return str(live.base_url)

@@ -1,8 +1,9 @@
 # ruff: noqa: D101, D102, N815, RET502, RET503, S104, S324
 """An app for the ingress tests, run inside a `prod` container (standard library only).
 
-HTTP: answers every method with JSON describing the request it received; `/big/<n>` sends
-n bytes of `x`. WebSocket (`Upgrade: websocket`): echoes every message back.
+HTTP: answers every method with JSON describing the request it received (its body, length
+and SHA-256; chunked bodies decoded); `/big/<n>` sends n bytes of `x`. WebSocket
+(`Upgrade: websocket`): echoes every message back.
 """
 
 import base64
@@ -24,8 +25,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self):
         if self.headers.get("upgrade", "").lower() == "websocket":
             return self.websocket()
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            body = self.chunked_body()
+        else:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
         if self.path.startswith("/big/"):
             size = int(self.path.split("/")[2])
             self.send_response(200)
@@ -40,7 +44,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "method": self.command,
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body.decode(errors="replace"),
+                "body": body[:4096].decode(errors="replace"),
+                "body_length": len(body),
+                "body_sha256": hashlib.sha256(body).hexdigest(),
             }
         ).encode()
         self.send_response(200)
@@ -49,6 +55,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(out)
+
+    def chunked_body(self):
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if not size:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = answer
 

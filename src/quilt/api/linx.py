@@ -24,7 +24,8 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from quilt.api import errors
-from quilt.domain import linx
+from quilt.domain import forwarding, linx
+from quilt.domain.forwarding import HOP, PREFIX, Framing
 from quilt.errors import BadGateway, NotFound, QuiltError, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -32,23 +33,9 @@ if TYPE_CHECKING:
 
     from quilt.engine.services import Services, Target
 
-PREFIX: Final = "/linx/"
 READ_SIZE: Final = 256 * 1024
 IDLE_PER_TARGET: Final = 32  # keep-alive connections kept per container port
 CONNECT_TIMEOUT: Final = 5.0
-# Hop-by-hop headers (RFC 9110 §7.6.1) stay on their hop; the others pass untouched.
-HOP: Final = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
 
 
 class LinxIngress:
@@ -97,11 +84,12 @@ class LinxIngress:
         assert target.address is not None  # noqa: S101 - admit() checked
         key = (target.address, target.service.target_port)
         head = request_head(scope, rest, target.service.service_id)
-        has_body = _has_body(scope)
+        framing = forwarding.request_framing(scope["headers"])
+        has_body = framing is not Framing.NONE
         for attempt in range(2):
             conn = await self.pool.acquire(key, fresh=attempt > 0)
             try:
-                reused = await exchange(conn, head, has_body, scope, receive, send, set_cookie)
+                reused = await exchange(conn, head, framing, scope, receive, send, set_cookie)
             except StaleConnection:
                 conn.close()
                 if has_body or attempt:
@@ -123,30 +111,14 @@ class LinxIngress:
 def credential(scope: Scope, service_id: str) -> tuple[str | None, bytes | None]:
     """The token a request presents (query, else cookie), taken out of the app's query.
 
-    A token from the query is handed back as a cookie scoped to the service's path, so the
-    app's relative links, assets and XHRs keep working without it.
+    A token from the query is handed back as a cookie scoped to the service's path.
     """
     token, query = linx.split_query(scope.get("query_string", b"").decode("latin-1"))
     scope["query_string"] = query.encode("latin-1")
     if token is None:
-        return _cookie(scope, linx.cookie_name(service_id)), None
-    secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
-    cookie = (
-        f"{linx.cookie_name(service_id)}={token}; Path={PREFIX}{service_id}/; "
-        f"HttpOnly; SameSite=Lax{secure}"
-    )
-    return token, cookie.encode()
-
-
-def _cookie(scope: Scope, name: str) -> str | None:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
-        if key == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                k, _, v = part.strip().partition("=")
-                if k == name:
-                    return v
-    return None
+        return forwarding.token_from_cookies(scope["headers"], service_id), None
+    secure = scope.get("scheme") in ("https", "wss")
+    return token, forwarding.token_cookie(service_id, token, secure=secure)
 
 
 async def redirect(scope: Scope, send: Send, location: str) -> None:
@@ -236,43 +208,16 @@ def request_head(scope: Scope, rest: str, service_id: str) -> bytes:
         target = raw[len(PREFIX) + len(service_id) :] + (b"?" + query if query else b"")
         if not target.startswith(b"/"):
             target = b"/" + target
-    lines = [scope["method"].encode() + b" " + target + b" HTTP/1.1"]
-    host = b""
-    cookie_prefix = (linx.cookie_name(service_id) + "=").encode()
-    for key, value in scope["headers"]:
-        if key in HOP or (key == b"content-length" and not _has_body(scope)):
-            continue
-        if key == b"host":
-            host = value
-        shown = value
-        if key == b"cookie":  # the ingress's own cookie is a credential, not the app's
-            kept = [c for c in value.split(b"; ") if not c.startswith(cookie_prefix)]
-            if not kept:
-                continue
-            shown = b"; ".join(kept)
-        lines.append(key + b": " + shown)
     client = scope.get("client")
-    forwarded = [
-        (b"x-forwarded-for", (client[0] if client else "").encode()),
-        (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
-        (b"x-forwarded-host", host),
-        (b"x-forwarded-prefix", f"{PREFIX}{service_id}".encode()),
-    ]
-    lines += [k + b": " + v for k, v in forwarded]
-    if _has_body(scope) and not _header(scope, b"content-length"):
-        lines.append(b"transfer-encoding: chunked")
-    return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    return next((v for k, v in scope["headers"] if k == name), None)
-
-
-def _has_body(scope: Scope) -> bool:
-    length = _header(scope, b"content-length")
-    if length is not None:
-        return length.strip() not in (b"", b"0")
-    return _header(scope, b"transfer-encoding") is not None
+    return forwarding.upstream_head(
+        scope["method"].encode(),
+        target,
+        scope["headers"],
+        service_id=service_id,
+        client=client[0] if client else "",
+        scheme=scope.get("scheme", "http"),
+        framing=forwarding.request_framing(scope["headers"]),
+    )
 
 
 class _Answer:
@@ -304,14 +249,14 @@ class _Answer:
 async def exchange(
     conn: Connection,
     head: bytes,
-    has_body: bool,
+    framing: Framing,
     scope: Scope,
     receive: Receive,
     send: Send,
     set_cookie: bytes | None,
 ) -> bool:
     """Send the request, stream the answer back; True if the connection may be kept."""
-    if not await send_request(conn, head, has_body, scope, receive):
+    if not await send_request(conn, head, framing, receive):
         return False
     return await relay_answer(conn, scope, send, set_cookie)
 
@@ -319,12 +264,12 @@ async def exchange(
 async def send_request(
     conn: Connection,
     head: bytes,
-    has_body: bool,
-    scope: Scope,
+    framing: Framing,
     receive: Receive,
 ) -> bool:
     """Write the head and stream the body (chunked if the client gave no length)."""
-    chunked = has_body and not _header(scope, b"content-length")
+    has_body = framing is not Framing.NONE
+    chunked = framing is Framing.CHUNKED
     conn.writer.write(head)
     while has_body:
         message = await receive()
@@ -332,11 +277,11 @@ async def send_request(
             return False
         body = message.get("body", b"")
         if body:
-            conn.writer.write(b"%x\r\n%b\r\n" % (len(body), body) if chunked else body)
+            conn.writer.write(forwarding.chunk(body) if chunked else body)
             await conn.writer.drain()
         has_body = message.get("more_body", False)
         if chunked and not has_body:
-            conn.writer.write(b"0\r\n\r\n")
+            conn.writer.write(forwarding.LAST_CHUNK)
     await conn.writer.drain()
     return True
 

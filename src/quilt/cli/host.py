@@ -42,6 +42,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
 
     from quilt import logs  # noqa: PLC0415
     from quilt.api.app import create_app  # noqa: PLC0415
+    from quilt.api.ingress import IngressProtocol  # noqa: PLC0415
 
     settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
     logs.configure(settings.log_level)
@@ -68,6 +69,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         proxy_headers=False,  # nothing trusts the peer address; saves work on every request
         timeout_graceful_shutdown=10,
         lifespan="on",
+        http=IngressProtocol,  # /linx/ relayed at the transport; the rest is uvicorn's httptools
     )
     server = _graceful_server(config)
     server.run()

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 from typing import Final
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 from quilt.errors import Forbidden, Unauthorized
 
@@ -30,8 +30,11 @@ def sign(secret: bytes, service_id: str, expires_at: int) -> str:
     return f"{body}.{_signature(secret, body)}"
 
 
-def verify(secret: bytes, token: str | None, service_id: str, now: float) -> None:
-    """Check a token for `service_id` at time `now`: Unauthorized if missing, else Forbidden."""
+def verify(secret: bytes, token: str | None, service_id: str, now: float) -> int:
+    """Check a token for `service_id` at time `now`, and return when it expires.
+
+    Unauthorized if missing, else Forbidden if forged, for another service, or expired.
+    """
     hint = "use the service's public_url"
     if not token:
         raise Unauthorized(f"this service needs a {TOKEN_PARAM} (use its public_url)", hint=hint)
@@ -43,6 +46,7 @@ def verify(secret: bytes, token: str | None, service_id: str, now: float) -> Non
         raise Forbidden(f"the {TOKEN_PARAM} is for another service", hint=hint)
     if int(expires) <= now:
         raise Forbidden(f"the {TOKEN_PARAM} has expired", hint=hint)
+    return int(expires)
 
 
 def cookie_name(service_id: str) -> str:
@@ -51,13 +55,17 @@ def cookie_name(service_id: str) -> str:
 
 
 def split_query(query: str) -> tuple[str | None, str]:
-    """(the linx_token, the query without it, as the app should see it)."""
+    """(the linx_token, the query without it, as the app should see it).
+
+    The other parameters keep the client's own encoding: only the token is taken out.
+    """
     if TOKEN_PARAM not in query:
         return None, query
     token, kept = None, []
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key == TOKEN_PARAM:
-            token = value
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if unquote_plus(key) == TOKEN_PARAM:
+            token = unquote_plus(value)
         else:
-            kept.append((key, value))
-    return token, urlencode(kept)
+            kept.append(part)
+    return token, "&".join(kept)

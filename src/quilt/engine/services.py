@@ -47,6 +47,7 @@ PENDING, READY, UNREACHABLE, EXPIRED, ERROR = (
 FINAL = frozenset({EXPIRED, ERROR})
 AUTH_MODES = ("service_token", "public")
 PROBE_TIMEOUT = 0.5
+VERIFIED_KEPT = 4096  # tokens remembered as verified (all forgotten when full)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Services:
         self._table: dict[str, ServiceRecord] = {s.service_id: s for s in store.services.list(None)}
         # Each published container's (address, running), kept in step by the store watcher.
         self._hosts: dict[str, tuple[str | None, bool]] = {}
+        self._verified: dict[tuple[str, str], float] = {}  # (service, token) -> expires at
         store.containers.watchers.append(self._container_changed)
 
     # -- the contract --------------------------------------------------------------------
@@ -201,7 +203,7 @@ class Services:
             raise NotFound(f"service {service_id} does not exist")
         service = target.service
         if service.auth_mode == "service_token":
-            linx.verify(self.secret, token, service_id, time.time())
+            self._check_token(service_id, token)
         if service.status == EXPIRED:
             raise NotFound(f"service {service_id} has expired")
         if websocket and not service.enable_websockets:
@@ -212,6 +214,21 @@ class Services:
                 hint=f"GET /api/services/{service_id} shows the service's state",
             )
         return target
+
+    def _check_token(self, service_id: str, token: str | None) -> None:
+        """Verify a token, remembering good ones until they expire (one HMAC per token).
+
+        Only tokens that verified are kept, keyed with the service they were checked for; the
+        expiry is compared on every use, and a deleted service is refused before this.
+        """
+        moment = time.time()
+        expires = self._verified.get((service_id, token or ""))
+        if expires is not None and expires > moment:
+            return
+        expires = linx.verify(self.secret, token, service_id, moment)
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()
+        self._verified[service_id, token or ""] = expires
 
     def target(self, service_id: str) -> Target | None:
         """What the ingress needs to route a request to a service; None if no such service."""
