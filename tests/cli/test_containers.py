@@ -87,7 +87,10 @@ async def test_errors_print_the_message_and_code_and_exit_non_zero(cli: Cli) -> 
     assert conflict.exit_code == 1
     assert conflict.stderr.startswith("Error: cannot start container ")
     assert conflict.stderr.rstrip().endswith("[CONFLICT]")
-    await cli.ok("containers", "rm", name)
+    partly = await cli("containers", "rm", "no-such-box", name)  # every name is tried
+    assert (partly.exit_code, partly.stdout.split()[0]) == (1, "deleted")
+    assert partly.stderr.strip() == "Error: container no-such-box does not exist [NOT_FOUND]"
+    assert "no containers" in (await cli("containers", "ls")).stderr
 
 
 async def test_a_bad_key_or_an_absent_server_is_a_clear_error(cli: Cli) -> None:

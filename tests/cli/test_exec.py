@@ -66,3 +66,5 @@ async def test_json_prints_the_whole_result_and_keeps_the_exit_code(cli: Cli, bo
     assert result.exit_code == 3
     body = json.loads(result.stdout)
     assert (body["exit_code"], body["stdout"], body["timed_out"]) == (3, "hi\n", False)
+    assert body["container_id"].startswith("ctr_")  # the id, though the name was given
+    assert body["status_url"] == f"/api/containers/{body['container_id']}/jobs/{body['job_id']}"

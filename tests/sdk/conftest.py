@@ -1,12 +1,12 @@
-"""SDK fixtures: clients of the shared real server, in process (async) or over a socket (sync).
+"""SDK fixtures: an async client of the shared real server, in process.
 
 `tests/sdk` is a package so this module is `sdk.conftest` and `from conftest import ...`
-still finds the shared `tests/conftest.py`.
+still finds the shared `tests/conftest.py` (which also has `live_url`, for the sync client).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -29,14 +29,3 @@ async def aquilt(api: Server) -> AsyncIterator[AsyncQuilt]:
     transport = httpx.ASGITransport(app=api.app)
     async with AsyncQuilt("http://quilt.test", api_key=API_KEY, transport=transport) as client:
         yield client
-
-
-@pytest.fixture
-def live_url(api: Any, live: httpx.AsyncClient) -> str:
-    """The base URL of the shared server behind a real uvicorn socket (for the sync client).
-
-    uvicorn runs on the test's event loop, so a test drives `Quilt` from a worker thread
-    (`anyio.to_thread.run_sync`) while the loop serves it.
-    """
-    del api  # requested for its cleanup of whatever a test leaves behind
-    return str(live.base_url)

@@ -13,6 +13,7 @@ import re
 import sys
 import tarfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -208,8 +209,8 @@ def _operation_line(operation: Operation) -> None:
 # -- output for people ---------------------------------------------------------------------
 
 
-def text(value: object) -> str:
-    """One value as a table cell."""
+def text(value: object, key: str = "") -> str:
+    """One value as a table cell (`key`, the field's name, tells a timestamp from a count)."""
     if value is None or value in ("", [], {}):
         return "-"
     if isinstance(value, bool):
@@ -218,6 +219,8 @@ def text(value: object) -> str:
         return ", ".join(f"{k}={text(v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(text(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and key.endswith("_at") and value:
+        value = datetime.fromtimestamp(value, UTC).isoformat()  # Unix seconds (services)
     if isinstance(value, str) and (moment := TIMESTAMP.match(value)):
         return moment.group().replace("T", " ")  # an ISO timestamp, to the second
     return str(value)
@@ -236,7 +239,7 @@ def table(
         grid.add_column(column.upper().replace("_", " "), no_wrap=not last, overflow="fold")
     for row in rows:
         values = _fields(row)
-        grid.add_row(*(text(values.get(column)) for column in columns))
+        grid.add_row(*(text(values.get(column), column) for column in columns))
     out.print(grid)
 
 
@@ -248,7 +251,7 @@ def detail(item: BaseModel | Mapping[str, Any], keys: Sequence[str] | None = Non
     grid.add_column(overflow="fold")
     for key in keys or list(values):
         if key in values:
-            grid.add_row(key, text(values[key]))
+            grid.add_row(key, text(values[key], key))
     out.print(grid)
 
 

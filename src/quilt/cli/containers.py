@@ -6,11 +6,13 @@ A container is named by its id or its name everywhere (the server takes either).
 from __future__ import annotations
 
 import functools
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from quilt.cli.common import (
+    Failed,
     Session,
     archive,
     detail,
@@ -24,6 +26,7 @@ from quilt.cli.common import (
     upload_options,
     wait_options,
 )
+from quilt.sdk import QuiltError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -243,9 +246,17 @@ def resume(
 @pass_session
 def remove(session: Session, names: tuple[str, ...], *, as_json: bool) -> None:
     """Delete containers, whatever their state; nothing of them is left on the host."""
-    for name in names:
-        gone = session.client.containers.delete(name)
+    failed = 0
+    for name in names:  # every name is tried; the exit code says if any failed
+        try:
+            gone = session.client.containers.delete(name)
+        except QuiltError as exc:
+            Failed.of(exc).show()
+            failed += 1
+            continue
         session.show(as_json, functools.partial(_deleted, gone))
+    if failed:
+        sys.exit(1)
 
 
 def _deleted(gone: Deleted) -> None:
@@ -262,7 +273,8 @@ def _deleted(gone: Deleted) -> None:
 def processes(session: Session, container: str, *, as_json: bool) -> None:
     """List the processes inside CONTAINER (pids as the container sees them)."""
     found = session.client.containers.processes(container)
-    session.show(as_json, lambda: table(found, ("pid", "ppid", "state", "args"), "no processes"))
+    rows = [{**p.model_dump(), "command": " ".join(p.args) or p.command} for p in found]
+    session.show(as_json, lambda: table(rows, ("pid", "ppid", "state", "command"), "no processes"))
 
 
 @containers.command()

@@ -1,0 +1,1 @@
+"""The docs pages' examples, run against a real server."""
