@@ -105,7 +105,8 @@ class TerminalConnection:
     def open(cls, config: Config, url: str) -> TerminalConnection:
         """Connect to `url` with the client's key; raise the SDK's error if refused."""
         try:
-            ws = connect(url, **_options(config))
+            # Entered at once: this object closes it, as `with connect(...)` would.
+            ws = connect(url, **_options(config)).__enter__()
         except InvalidStatus as exc:
             raise refused(exc) from exc
         except OSError as exc:
