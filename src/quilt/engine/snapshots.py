@@ -139,8 +139,8 @@ class Snapshots:
     ) -> list[SnapshotRecord]:
         """The tenant's snapshots, optionally of one container (id or name) and with labels."""
         wanted = rules.parse_label_filters(labels)
-        if container_id and (named := self.store.containers.by_name(tenant_id, container_id)):
-            container_id = named.container_id
+        if container_id is not None:
+            container_id = self.containers.id_for(tenant_id, container_id)
         found = self.store.snapshots.list(tenant_id, container_id=container_id)
         return [s for s in found if rules.matches_labels(s.labels, wanted)]
 
