@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from helpers import free_subnet
 from quilt.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp / "data",
         "bridge": f"qt{tag}",
-        "subnet": f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(256)}.0/24",
+        "subnet": str(free_subnet(range(200, 250))),
         "default_image": "busybox",
         "warm_pool_images": "busybox",
         "warm_pool_size": 0,

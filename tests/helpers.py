@@ -1,8 +1,12 @@
-"""Small HTTP helpers shared by the API tests (a real server, in process or not)."""
+"""Small helpers shared by the tests: HTTP calls to a real server, free host subnets."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
+import subprocess
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
@@ -52,3 +56,34 @@ async def follow(api: Any, method: str, url: str, **kwargs: Any) -> dict[str, An
     receipt = await api.client.request(method, url, **kwargs)
     assert receipt.status_code == 202, receipt.text
     return await wait_operation(api, receipt.json()["status_url"])
+
+
+def ip_json(*argv: str) -> list[dict[str, object]]:
+    """Run `ip -j ARGV` and return its parsed output."""
+    done = subprocess.run(["ip", "-j", *argv], capture_output=True, text=True, check=True)
+    parsed: list[dict[str, object]] = json.loads(done.stdout or "[]")
+    return parsed
+
+
+def host_networks() -> list[IPv4Network]:
+    """Every IPv4 network the host already routes or has an address in."""
+    found = [IPv4Network(str(r["dst"])) for r in ip_json("-4", "route") if r["dst"] != "default"]
+    for link in ip_json("-4", "addr"):
+        infos = link.get("addr_info", [])
+        assert isinstance(infos, list)
+        found += [IPv4Interface(f"{a['local']}/{a['prefixlen']}").network for a in infos]
+    return found
+
+
+def free_subnet(second_octets: range) -> IPv4Network:
+    """A random 10.<second>.<any>.0/24 that overlaps nothing the host routes.
+
+    A `quilt serve` on this host (10.203.0.0/16 by default) keeps running beside the tests.
+    """
+    taken = host_networks()
+    for _ in range(200):
+        second = second_octets[secrets.randbelow(len(second_octets))]
+        network = IPv4Network(f"10.{second}.{secrets.randbelow(256)}.0/24")
+        if not any(network.overlaps(other) for other in taken):
+            return network
+    raise RuntimeError(f"no free /24 in 10.{second_octets.start}-{second_octets.stop - 1}.x.x")

@@ -7,19 +7,19 @@ it. A fixture deletes every namespace and the bridge a test made, even when the 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
+from helpers import free_subnet, ip_json
 from quilt.domain.ipam import Subnet, mac_for
 from quilt.drivers.network import bridge, netns
 from quilt.errors import HostError
@@ -28,23 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 host = pytest.mark.host
-
-
-def ip_json(*argv: str) -> list[dict[str, object]]:
-    """Run `ip -j ARGV` and return its parsed output."""
-    done = subprocess.run(["ip", "-j", *argv], capture_output=True, text=True, check=True)
-    parsed: list[dict[str, object]] = json.loads(done.stdout or "[]")
-    return parsed
-
-
-def host_networks() -> list[IPv4Network]:
-    """Every IPv4 network the host already routes (to keep the test subnet clear of them)."""
-    found = [IPv4Network(str(r["dst"])) for r in ip_json("-4", "route") if r["dst"] != "default"]
-    for link in ip_json("-4", "addr"):
-        infos = link.get("addr_info", [])
-        assert isinstance(infos, list)
-        found += [IPv4Interface(f"{a['local']}/{a['prefixlen']}").network for a in infos]
-    return found
 
 
 def veths() -> list[str]:
@@ -113,12 +96,7 @@ class TestNet:
 
 def free_test_subnet() -> Subnet:
     """A random /24 in 10.251.0.0-10.254.255.0 that overlaps nothing the host routes."""
-    taken = host_networks()
-    for _ in range(100):
-        network = IPv4Network(f"10.{251 + secrets.randbelow(4)}.{secrets.randbelow(256)}.0/24")
-        if not any(network.overlaps(other) for other in taken):
-            return Subnet(network)
-    pytest.fail("no free private /24 for the test bridge")
+    return Subnet(free_subnet(range(251, 255)))
 
 
 @pytest.fixture
