@@ -248,3 +248,23 @@ async def test_a_large_download_streams_through(
             got += len(chunk)
     assert got == size
     assert digest.hexdigest() == hashlib.sha256(b"x" * size).hexdigest()
+
+
+async def test_a_new_service_is_probed_at_once(tmp_path: Path) -> None:
+    """A port already listening makes its new service `ready` long before the next probe round."""
+    from conftest import make_settings, own_server  # noqa: PLC0415
+
+    async with own_server(make_settings(tmp_path, services_probe_seconds=3600)) as server:
+        created = await server.client.post(
+            "/api/containers",
+            json={"name": "httpd", "command": ["busybox", "httpd", "-f", "-p", "7001"]},
+        )
+        cid = created.json()["container_id"]
+        tables = "/proc/net/tcp /proc/net/tcp6"
+        listening = ["sh", "-c", f"until grep -q ':1B59 ' {tables}; do sleep 0.01; done"]
+        waited = await server.client.post(
+            f"/api/containers/{cid}/exec", json={"command": listening, "timeout_ms": 10_000}
+        )
+        assert waited.json()["exit_code"] == 0, waited.text
+        service = await publish(server, cid)  # the probe loop's only round ran at start-up
+        assert service["status"] == "ready"

@@ -1,7 +1,8 @@
 """The services concern: container ports published through the Linx ingress (§3.10).
 
-A service is persisted at once, `pending`; probes then move it between `ready` (the port
-accepts connections) and `target_unreachable`; `expired` after its TTL and `error` are final.
+A service is persisted at once, `pending`, and probed at once in the background; probes then
+move it between `ready` (the port accepts connections) and `target_unreachable`; `expired`
+after its TTL and `error` are final.
 The ingress reads services from an in-memory table kept in step with the database, so a
 proxied request costs no query.
 """
@@ -92,6 +93,7 @@ class Services:
         # Each published container's (address, running), kept in step by the store watcher.
         self._hosts: dict[str, tuple[str | None, bool]] = {}
         self._verified: dict[tuple[str, str], float] = {}  # (service, token) -> expires at
+        self._first_probes: set[asyncio.Task[None]] = set()
         store.containers.watchers.append(self._container_changed)
 
     # -- the contract --------------------------------------------------------------------
@@ -156,6 +158,9 @@ class Services:
         self.store.services.insert(service)
         self._table[service.service_id] = service
         self._happened(service, "published", f"port {target_port}")
+        probe = asyncio.get_running_loop().create_task(self.probe(service))
+        self._first_probes.add(probe)  # polled clients see `ready` in ms, not at the next round
+        probe.add_done_callback(self._first_probes.discard)
         return service
 
     def all(self) -> list[ServiceRecord]:
@@ -253,25 +258,30 @@ class Services:
 
     async def probe_all(self) -> None:
         """One round of probes."""
-        moment = now()
         for service in list(self._table.values()):
-            if service.status in FINAL:
-                continue
-            if service.expires_at and service.expires_at <= moment:
-                self._set(service, EXPIRED)
-                continue
-            target = self.target(service.service_id)
-            ok = bool(
-                target
-                and target.running
-                and target.address
-                and await port_open(target.address, service.target_port)
-            )
-            self._set(service, READY if ok else UNREACHABLE)
+            await self.probe(service)
+
+    async def probe(self, service: ServiceRecord) -> None:
+        """Expire a service past its TTL, else mark it `ready` or `target_unreachable`."""
+        if service.status in FINAL:
+            return
+        if service.expires_at and service.expires_at <= now():
+            self._set(service, EXPIRED)
+            return
+        target = self.target(service.service_id)
+        ok = bool(
+            target
+            and target.running
+            and target.address
+            and await port_open(target.address, service.target_port)
+        )
+        self._set(service, READY if ok else UNREACHABLE)
 
     def _set(self, service: ServiceRecord, status: str) -> None:
-        if service.status == status or service.service_id not in self._table:
+        current = self._table.get(service.service_id)
+        if current is None or current.status == status or current.status in FINAL:
             return
+        service = current
         self.store.services.update(service.service_id, status=status)
         self._table[service.service_id] = replace(service, status=status, updated_at=now())
         log.info("service.status", service_id=service.service_id, status=status)
