@@ -81,8 +81,9 @@ async def test_many_forks_share_one_capture(api: Any) -> None:
     ids = op["result"]["container_ids"]
     assert len(set(ids)) == 5
     assert [p["name"] for p in op["phases"]].count("freeze") == 1
-    names = {(await api.client.get(f"/api/containers/{c}")).json()["name"] for c in ids}
-    assert names == {f"trial-{i}" for i in range(1, 6)}
+    names = [(await api.client.get(f"/api/containers/{c}")).json()["name"] for c in ids]
+    assert names == [f"trial-{i}" for i in range(1, 6)]
+    assert op["result"]["names"] == names
     for cid in ids:
         assert (await run(api, cid, "cat", "/shared"))["stdout"] == "shared\n"
     assert api.platform.node.stored_layers("captures") == set()

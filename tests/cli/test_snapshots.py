@@ -64,7 +64,16 @@ async def test_forks_and_operations_are_followed_by_their_receipt(cli: Cli) -> N
     assert len(children) == 2
     for child in (f"{parent}-1", f"{parent}-2"):
         assert (await cli.ok("exec", child, "--", "echo", child)) == f"{child}\n"
-    await cli.ok("containers", "rm", parent, f"{parent}-1", f"{parent}-2")
+
+    waited_fork = await cli.ok(
+        "forks", "create", parent, "--name", f"{parent}w", "--count", "2", "--wait"
+    )
+    lines = [line.split() for line in waited_fork.splitlines()]
+    assert [name for name, _ in lines] == [f"{parent}w-1", f"{parent}w-2"]
+    assert all(container_id.startswith("ctr_") for _, container_id in lines)
+    await cli.ok(
+        "containers", "rm", parent, f"{parent}-1", f"{parent}-2", f"{parent}w-1", f"{parent}w-2"
+    )
 
 
 async def test_a_failed_operation_fails_the_wait(cli: Cli) -> None:

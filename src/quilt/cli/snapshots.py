@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -177,6 +178,7 @@ def clone(
 def made(operation: Operation) -> None:
     """Print the containers an operation made (a clone's one, a fork's several)."""
     result = operation.result or {}
-    for container_id in result.get("container_ids") or [result.get("container_id")]:
-        name = result.get("name") if container_id == result.get("container_id") else None
+    ids = result.get("container_ids") or [result.get("container_id")]
+    names = result.get("names") or [result.get("name")]  # a fork's, else a clone's one
+    for name, container_id in itertools.zip_longest(names, ids):
         out.print(" ".join(str(part) for part in (name, container_id) if part))

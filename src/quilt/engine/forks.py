@@ -76,6 +76,7 @@ class Forks:
             return {
                 "container_id": ids[0],
                 "container_ids": ids,
+                "names": [c.name for c in children],
                 "parent_container_id": parent.container_id,
                 "state": children[0].state.value,
                 "pause_ms": pause_ms,
