@@ -28,13 +28,22 @@ async def test_help_lists_every_route_of_the_concern(api: Any, concern: str) -> 
 
 @pytest.mark.parametrize("concern", sorted(guides.CONCERNS))
 async def test_guides_speak_markdown_on_request(api: Any, concern: str) -> None:
-    """?format=markdown and Accept: text/markdown both give Markdown."""
+    """?format=markdown and Accept: text/markdown both give each page's readable Markdown."""
+    titles = {
+        "help": f"# {concern}\n",
+        "examples": f"# {concern} examples\n",
+        "health": f"# {concern} health: ",
+    }
     for kwargs in ({"params": {"format": "markdown"}}, {"headers": {"Accept": "text/markdown"}}):
-        for page in ("help", "examples", "health"):
+        for page, title in titles.items():
             response = await api.client.get(f"/api/{concern}/{page}", **kwargs)
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/markdown")
-            assert response.text.startswith("- **concern**") or "# " in response.text
+            assert response.text.startswith(title)
+        routes = (await api.client.get(f"/api/{concern}/help")).json()["routes"]
+        text = (await api.client.get(f"/api/{concern}/help", **kwargs)).text
+        for route in routes:
+            assert f"### {route['method']} {route['path']} → {route['status']}\n" in text
 
 
 async def test_examples_match_the_routes_models(api: Any) -> None:

@@ -1,4 +1,4 @@
-"""Concern guides: `/api/<concern>/help|examples|health`, JSON or Markdown.
+"""Concern guides: `/api/<concern>/help|examples|health`, JSON or Markdown (`guide_markdown`).
 
 Help is generated from the registered routes and their pydantic models, so it cannot drift
 from what the server really accepts. Examples are canonical payloads (a test validates each
@@ -7,7 +7,8 @@ against its route's model). Health probes the concern's real dependencies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -15,6 +16,18 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from quilt.api.auth import Caller, platform
+from quilt.api.guide_markdown import (
+    BodyField,
+    Component,
+    Example,
+    ExamplesDoc,
+    HealthDoc,
+    HelpDoc,
+    RouteHelp,
+    examples_markdown,
+    health_markdown,
+    help_markdown,
+)
 from quilt.domain.terminals import ENDED
 from quilt.errors import NotFound
 
@@ -22,6 +35,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 router = APIRouter(prefix="/api", tags=["guides"])
+
+Doc = TypeVar("Doc", HelpDoc, ExamplesDoc, HealthDoc)
 
 CONCERNS: Final = {
     "containers": "Create, inspect, stop, start, delete containers; readiness, metrics, logs, env.",
@@ -61,7 +76,7 @@ CONCERNS: Final = {
     "api-keys": "Mint, list and revoke API keys of your tenant.",
 }
 
-EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
+EXAMPLES: Final[dict[str, list[Example]]] = {
     "containers": [
         {
             "title": "Create a container that idles, ready for exec",
@@ -434,25 +449,28 @@ def body_model(route: APIRoute) -> type[BaseModel]:
     return model
 
 
-def _body_fields(route: APIRoute) -> dict[str, Any]:
+def _body_fields(route: APIRoute) -> dict[str, BodyField]:
     if route.body_field is None:
         return {}
     schema = body_model(route).model_json_schema()
     required = set(schema.get("required", []))
-    return {
-        name: {
+    fields: dict[str, BodyField] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name == "async_mode":
+            continue
+        field: BodyField = {
             "type": prop.get("type") or [a.get("type") for a in prop.get("anyOf", [])],
             "required": name in required,
-            **({"description": prop["description"]} if "description" in prop else {}),
         }
-        for name, prop in schema.get("properties", {}).items()
-        if name != "async_mode"
-    }
+        if "description" in prop:
+            field["description"] = prop["description"]
+        fields[name] = field
+    return fields
 
 
-def describe(app: FastAPI, concern: str) -> dict[str, Any]:
+def describe(app: FastAPI, concern: str) -> HelpDoc:
     """The help document of one concern, read off the live routes."""
-    routes = [
+    routes: list[RouteHelp] = [
         {
             "method": method,
             "path": route.path_format,
@@ -479,27 +497,7 @@ def describe(app: FastAPI, concern: str) -> dict[str, Any]:
     }
 
 
-def markdown(data: Any, level: int = 1) -> str:
-    """Render nested JSON-like data as Markdown (headings for keys, lists for arrays)."""
-    if isinstance(data, dict):
-        parts = []
-        for key, value in data.items():
-            if isinstance(value, dict | list):
-                parts.append(f"{'#' * min(level, 6)} {key}\n\n{markdown(value, level + 1)}")
-            else:
-                parts.append(f"- **{key}**: {value}")
-        return "\n\n".join(parts)
-    if isinstance(data, list):
-        return "\n".join(
-            f"- {markdown(item, level + 1).replace(chr(10), chr(10) + '  ')}"
-            if isinstance(item, dict | list)
-            else f"- {item}"
-            for item in data
-        )
-    return str(data)
-
-
-def _negotiate(request: Request, data: dict[str, Any]) -> Response:
+def _negotiate(request: Request, data: Doc, markdown: Callable[[Doc], str]) -> Response:
     wants_md = request.query_params.get(
         "format"
     ) == "markdown" or "text/markdown" in request.headers.get("accept", "")
@@ -519,13 +517,14 @@ def _concern(name: str) -> str:
 @router.get("/{concern}/help", summary="Concern help")
 async def help_(request: Request, concern: str, _caller: Caller) -> Response:
     """Routes, fields and rules of one concern, generated from the live routes."""
-    return _negotiate(request, describe(request.app, _concern(concern)))
+    return _negotiate(request, describe(request.app, _concern(concern)), help_markdown)
 
 
 @router.get("/{concern}/examples", summary="Concern examples")
 async def examples(request: Request, concern: str, _caller: Caller) -> Response:
     """Canonical payloads and flows of one concern."""
-    return _negotiate(request, {"concern": _concern(concern), "examples": EXAMPLES[concern]})
+    doc: ExamplesDoc = {"concern": _concern(concern), "examples": EXAMPLES[concern]}
+    return _negotiate(request, doc, examples_markdown)
 
 
 @router.get("/{concern}/health", summary="Concern health")
@@ -533,7 +532,7 @@ async def health(request: Request, concern: str, caller: Caller) -> Response:
     """Whether the concern can take new work right now, from real probes."""
     p = platform(request)
     _concern(concern)
-    components: list[dict[str, Any]] = []
+    components: list[Component] = []
     if concern in ("containers", "exec", "network"):
         wanted = {"exec": ("runtime", "minit"), "network": ("bridge", "firewall", "egress")}
         components = [
@@ -582,7 +581,7 @@ async def health(request: Request, concern: str, caller: Caller) -> Response:
         components.append(
             {"name": "tasks", "ok": not p.tasks.closed, "detail": f"{len(p.tasks)} running"}
         )
-    body: dict[str, Any] = {
+    body: HealthDoc = {
         "concern": concern,
         "status": "ok" if all(c["ok"] for c in components) else "degraded",
         "components": components,
@@ -591,4 +590,4 @@ async def health(request: Request, concern: str, caller: Caller) -> Response:
         body["runtime"] = p.node.runtime.name
         body["storage_backend"] = p.node.storage.backend
         body["warm_pool"] = {image: len(members) for image, members in p.node.pool.ready.items()}
-    return _negotiate(request, body)
+    return _negotiate(request, body, health_markdown)
