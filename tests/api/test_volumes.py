@@ -148,6 +148,12 @@ async def test_files_write_list_read_and_delete(api: Any) -> None:
     assert read.headers["x-quilt-file-size"] == "6"
     encoded = await api.client.get("/api/volumes/files/files/docs%2Fnotes.txt")
     assert encoded.content == b"hello\xff"
+    head = await api.client.head("/api/volumes/files/files/docs/notes.txt")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == head.headers["x-quilt-file-size"] == "6"
+    assert head.headers["x-quilt-file-mode"] == "0640"
+    missing = await api.client.head("/api/volumes/files/files/docs/none.txt")
+    assert missing.status_code == 404
     as_json = await api.client.get(
         "/api/volumes/files/files/docs/notes.txt", headers={"Accept": "application/json"}
     )

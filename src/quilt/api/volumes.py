@@ -215,6 +215,15 @@ async def read_file(request: Request, name: str, path: str, caller: Caller) -> R
     return Response(data, media_type="application/octet-stream", headers=headers)
 
 
+@router.head("/{name}/files/{path:path}", summary="A file's metadata", response_class=Response)
+async def file_metadata(request: Request, name: str, path: str, caller: Caller) -> Response:
+    """What a read would say in its headers (size, mode, time), without the bytes."""
+    fd, entry = platform(request).volumes.open_file(caller.tenant_id, name, path)
+    os.close(fd)
+    headers = {**_file_headers(entry), "Content-Length": str(entry.size)}
+    return Response(media_type="application/octet-stream", headers=headers)
+
+
 @router.delete("/{name}/files/{path:path}", response_model=FileRemoved, summary="Delete a file")
 async def remove_file(
     request: Request, name: str, path: str, caller: Caller, recursive: bool = False
