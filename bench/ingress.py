@@ -3,18 +3,25 @@
 On one server and one `prod` container running two apps (a small asyncio HTTP server for
 requests/s and downloads, and the test suite's echo app for WebSocket round trips):
 - small GETs with wrk (1 thread, 16 connections, 5 s) straight to the container's
-  address:port, then through `/linx/<id>/?linx_token=…`: requests/s, p50 and p99 latency;
+  address:port, then through `/linx/<id>/?linx_token=…`, then through socat (a C byte relay
+  on loopback that parses nothing: a reference for what any user-space proxy reaches on the
+  same cores): requests/s, p50 and p99 latency;
 - a 100 MB download with curl, direct and through Linx, and the server's memory meanwhile;
 - WebSocket echo round trips (32 bytes), direct and through Linx.
 
-Usage: `.venv/bin/python bench/ingress.py [-n 500]`; needs wrk and curl (scripts/bench
-installs them); writes its section of docs/benchmarks.md.
+Usage: `.venv/bin/python bench/ingress.py [-n 500]`; needs wrk and curl, and socat for the
+relay row, skipped when missing (scripts/bench installs them); writes its section of
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -73,6 +80,47 @@ def wrk(url: str) -> tuple[float, float, float]:
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     return rps, latency("50"), latency("99")
+
+
+def relay(address: str, port: int) -> tuple[float, float, float] | None:
+    """Small GETs via socat relaying loopback to address:port; None (with a note) if no socat."""
+    if shutil.which("socat") is None:
+        print("socat not found: skipping the byte relay row (scripts/bench installs it)")
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    listen = f"TCP-LISTEN:{free},bind=127.0.0.1,reuseaddr,fork,backlog=512"
+    proc = subprocess.Popen(
+        ["socat", listen, f"TCP:{address}:{port}"], stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"socat exited with {proc.returncode} before accepting")
+            try:
+                socket.create_connection(("127.0.0.1", free), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("socat never accepted") from None
+                time.sleep(0.02)
+        url = f"http://127.0.0.1:{free}/"
+        wrk(url)  # warm up
+        return wrk(url)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)  # socat and the children it forked per connection
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        proc.wait()
 
 
 def download(url: str) -> float:
@@ -135,6 +183,7 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
         wrk(fast)
         direct_rps, direct_p50, direct_p99 = wrk(direct)
         linx_rps, linx_p50, linx_p99 = wrk(fast)
+        socat = relay(address, 7001)
         before = rss_mb(pid)
         peak = [before]
         sampling = threading.Event()
@@ -159,6 +208,10 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
         ("direct", "WebSocket echo, 32 bytes (container address:port)", echo_direct),
         ("quilt", "WebSocket echo, 32 bytes (through /linx)", echo_linx),
     ]
+    relay_rows = [
+        f"| through socat (plain C byte relay) | {rps:.0f} | {p50:.2f} | {p99:.2f} | — |"
+        for rps, p50, p99 in ([socat] if socat else [])
+    ]
     notes = [
         "| path | small GETs req/s | p50 ms | p99 ms | 100 MB download MB/s (median of 3) |",
         "| --- | --- | --- | --- | --- |",
@@ -170,11 +223,18 @@ def bench(work: Path, n: int) -> tuple[list[Row], list[str]]:
             f"| through /linx (signed URL) | {linx_rps:.0f} | {linx_p50:.2f} | {linx_p99:.2f} "
             f"| {linx_mb[1]:.0f} |"
         ),
+        *relay_rows,
         "",
         (
             f"- Linx serves {linx_rps / direct_rps:.0%} of the direct requests/s and adds "
             f"{linx_p50 - direct_p50:.2f} ms at p50 (wrk: 1 thread, 16 connections, 5 s, on "
             "the same two cores as the server and the app)."
+        ),
+        (
+            f"- A plain C byte relay (socat, one process per connection) reaches "
+            f"{socat[0] / direct_rps:.0%} of direct; Linx reaches {linx_rps / direct_rps:.0%}."
+            if socat
+            else "- socat was not installed: no byte relay reference this run."
         ),
         (
             f"- Server memory during the 100 MB downloads: {before:.0f} MB before, "
