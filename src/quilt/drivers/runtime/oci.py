@@ -6,8 +6,6 @@ out (PROTOCOL.md), signals init through a pidfd, reads state, and deletes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -16,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from quilt.drivers.commands import arun, describe_failure, run
+from quilt.drivers.commands import arun, describe_failure, run, wait_child, wait_ready
 from quilt.errors import HostError, ServiceUnavailable
 
 # minit's descriptors (see minit/PROTOCOL.md): 3 = listening socket, 4 = exit-status file.
@@ -189,7 +187,7 @@ class OciRuntime:
         except ProcessLookupError:
             return True
         try:
-            await _wait_readable(fd, timeout)
+            await wait_ready(fd, timeout)
         except TimeoutError:
             return False
         finally:
@@ -211,36 +209,3 @@ def _runtime_errors(log: bytes) -> bytes:
     # runc --log-format text lines look like `time=… level=error msg="…"`; keep the messages.
     lines = [ln for ln in log.decode(errors="replace").splitlines() if "level=error" in ln]
     return "\n".join(lines[-3:] or log.decode(errors="replace").splitlines()[-3:]).encode()
-
-
-async def _wait_readable(fd: int, timeout: float | None) -> None:
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def on_readable() -> None:
-        # A level-triggered reader can fire again before it is removed.
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, on_readable)
-    try:
-        await asyncio.wait_for(ready, timeout)
-    finally:
-        loop.remove_reader(fd)
-
-
-async def wait_child(pid: int) -> int:
-    """Wait for our own child `pid` without blocking the loop; return its exit code."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        fd = -1
-    if fd >= 0:
-        try:
-            await _wait_readable(fd, None)
-        finally:
-            os.close(fd)
-    with contextlib.suppress(ChildProcessError):
-        _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 - the pidfd said it exited: no wait
-        return os.waitstatus_to_exitcode(status)
-    return -1
