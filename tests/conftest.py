@@ -84,9 +84,11 @@ def purge(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    """Run async tests and fixtures on asyncio."""
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    """Run async tests and fixtures on asyncio with uvloop, the loop `quilt serve` runs on."""
+    import uvloop  # noqa: PLC0415
+
+    return "asyncio", {"loop_factory": uvloop.new_event_loop}
 
 
 class Server:
