@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ def read(host_pid: int) -> HostProcess | None:
     )
 
 
+DEAD: Final = frozenset({"Z", "X"})  # exited, waiting to be reaped (by minit) or going
+
+
 def in_container(host_pids: list[int]) -> list[HostProcess]:
-    """Every listed process still alive, ordered by in-container pid."""
-    found = [p for p in (read(pid) for pid in host_pids) if p is not None]
+    """Every listed process still alive (not a zombie), ordered by in-container pid."""
+    found = [p for p in (read(pid) for pid in host_pids) if p is not None and p.state not in DEAD]
     return sorted(found, key=lambda p: p.pid)
