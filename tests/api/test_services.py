@@ -13,6 +13,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from conftest import make_settings, own_server
 from quilt.domain import linx
 
 if TYPE_CHECKING:
@@ -252,8 +253,6 @@ async def test_a_large_download_streams_through(
 
 async def test_a_new_service_is_probed_at_once(tmp_path: Path) -> None:
     """A port already listening makes its new service `ready` long before the next probe round."""
-    from conftest import make_settings, own_server  # noqa: PLC0415
-
     async with own_server(make_settings(tmp_path, services_probe_seconds=3600)) as server:
         created = await server.client.post(
             "/api/containers",

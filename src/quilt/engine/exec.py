@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import signal
 from collections import deque
@@ -43,8 +42,6 @@ def parse_signal(name: str) -> signal.Signals:
             },
         ) from exc
 
-
-KILL_WAIT_ROUNDS: Final = 500  # up to about a second for a SIGKILLed process to be gone
 
 # Legacy exec jobs: how many finished execs each container remembers, and how much output.
 JOBS_KEPT: Final = 32
@@ -230,17 +227,9 @@ class Exec:
             raise BadRequest(
                 "pid must be a positive in-container process id", details={"received": str(pid)}
             )
-        node = self.containers.node
-        if pid not in {p.pid for p in node.processes(record.container_id)}:
-            raise NotFound(f"no process {pid} in container {container_id}")  # gone or a zombie
-        result = await node.signal_process(record.container_id, pid, parsed.value)
+        result = await self.containers.node.signal_process(record.container_id, pid, parsed.value)
         if result == errno.ESRCH:
             raise NotFound(f"no process {pid} in container {container_id}")
         if result != 0:
             raise BadRequest(f"cannot signal process {pid}: {errno.errorcode.get(result, result)}")
-        if parsed is signal.SIGKILL:  # it cannot survive it: answer once it is gone
-            for _ in range(KILL_WAIT_ROUNDS):
-                if pid not in {p.pid for p in node.processes(record.container_id)}:
-                    break
-                await asyncio.sleep(0.002)
         return parsed

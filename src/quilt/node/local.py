@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import time
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from quilt.domain.files import clean
 from quilt.domain.ids import new_container_id
 from quilt.domain.readiness import Checks
 from quilt.domain.records import PhaseRecord, now
-from quilt.drivers.commands import arun, run
+from quilt.drivers.commands import arun, run, wait_ready
 from quilt.drivers.network import bridge, netns
 from quilt.drivers.runtime import cgroups, console, ocispec, processes
 from quilt.drivers.runtime.minit import MinitClient, MinitUnavailable
@@ -73,6 +75,7 @@ log = logs.get(__name__)
 
 MINIT_READY_TIMEOUT = 5.0
 UPLOAD_HEAD: Final = 512  # bytes of a staged body kept to tell what it is
+KILL_WAIT_SECONDS: Final = 1.0  # a SIGKILLed process is gone long before this
 
 
 class _Phases:
@@ -772,12 +775,15 @@ class LocalNode:
             for r in records
         ]
 
-    def processes(self, container_id: str) -> list[ProcessEntry]:
-        """The container's processes with in-container pids (ppid 0 for init)."""
+    def _live_processes(self, container_id: str) -> list[processes.HostProcess]:
         init = self.runtime.init(container_id)
         if init is None:
             return []
-        found = processes.in_container(cgroups.Cgroups(init.pid).pids())
+        return processes.in_container(cgroups.Cgroups(init.pid).pids())
+
+    def processes(self, container_id: str) -> list[ProcessEntry]:
+        """The container's processes with in-container pids (ppid 0 for init)."""
+        found = self._live_processes(container_id)
         by_host = {p.host_pid: p.pid for p in found}
         return [
             ProcessEntry(
@@ -792,8 +798,26 @@ class LocalNode:
         ]
 
     async def signal_process(self, container_id: str, pid: int, sig: int) -> int:
-        """Signal one process by its in-container pid through minit."""
-        return await self._minit(container_id).signal(pid, sig)
+        """Signal one live process by its in-container pid through minit; the errno.
+
+        A pid that is not running (gone, or exited and not yet reaped) is ESRCH. A SIGKILL
+        returns once the process has exited, so a listing right after no longer shows it.
+        """
+        host_pid = next((p.host_pid for p in self._live_processes(container_id) if p.pid == pid), 0)
+        try:
+            fd = os.pidfd_open(host_pid) if host_pid else -1
+        except ProcessLookupError:
+            fd = -1
+        if fd < 0:
+            return errno.ESRCH
+        try:
+            result = await self._minit(container_id).signal(pid, sig)
+            if result == 0 and sig == signal.SIGKILL:
+                with contextlib.suppress(TimeoutError):
+                    await wait_ready(fd, KILL_WAIT_SECONDS)  # readable once it has exited
+            return result
+        finally:
+            os.close(fd)
 
     # -- host bookkeeping ------------------------------------------------------------------
 
